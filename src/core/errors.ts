@@ -1,0 +1,60 @@
+// One error type, one table. Every error the proxy answers with has a stable code here; the
+// table gives its status, its source (who is at fault) and a client-safe message. Foreign errors
+// (undici, Node) are mapped to a code at the boundary, never surfaced raw.
+
+export type ErrorSource = 'client' | 'proxy' | 'upstream' | 'agent' | 'config';
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly source: ErrorSource;
+  /** May a retry (on another target) help? Only consulted by the forward phase. */
+  readonly retryable: boolean;
+  readonly message: string;
+}
+
+export const ERROR_TABLE = {
+  BAD_REQUEST: { status: 400, source: 'client', retryable: false, message: 'The request is malformed.' },
+  ROUTE_NOT_FOUND: { status: 404, source: 'client', retryable: false, message: 'No route matches this request.' },
+  METHOD_NOT_ALLOWED: { status: 405, source: 'client', retryable: false, message: 'The method is not allowed for this resource.' },
+  CLIENT_CLOSED_REQUEST: { status: 499, source: 'client', retryable: false, message: 'The client closed the request.' },
+  INTERNAL_ERROR: { status: 500, source: 'proxy', retryable: false, message: 'The proxy failed to handle the request.' },
+  UPSTREAM_CONNECT_FAILED: { status: 502, source: 'upstream', retryable: true, message: 'The upstream refused or dropped the connection.' },
+  UPSTREAM_RESET: { status: 502, source: 'upstream', retryable: true, message: 'The upstream closed the connection before responding.' },
+  UPSTREAM_PROTOCOL_ERROR: { status: 502, source: 'upstream', retryable: false, message: 'The upstream sent an invalid response.' },
+  UPSTREAM_NO_HEALTHY: { status: 503, source: 'upstream', retryable: false, message: 'No upstream target is available.' },
+  SHUTTING_DOWN: { status: 503, source: 'proxy', retryable: false, message: 'The proxy is shutting down.' },
+  UPSTREAM_CONNECT_TIMEOUT: { status: 504, source: 'upstream', retryable: true, message: 'Connecting to the upstream timed out.' },
+  UPSTREAM_HEADERS_TIMEOUT: { status: 504, source: 'upstream', retryable: false, message: 'The upstream did not respond in time.' },
+  UPSTREAM_BODY_TIMEOUT: { status: 504, source: 'upstream', retryable: false, message: 'The upstream stopped sending the response body.' },
+  REQUEST_TIMEOUT: { status: 504, source: 'proxy', retryable: false, message: 'The request exceeded its total time budget.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+export const ERROR_CODES = Object.keys(ERROR_TABLE) as ErrorCode[];
+
+export class ProxyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly source: ErrorSource;
+  readonly retryable: boolean;
+  /** Operator-facing detail for logs; never sent to the client. */
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const spec: ErrorSpec = ERROR_TABLE[code];
+    super(spec.message, options);
+    this.name = 'ProxyError';
+    this.code = code;
+    this.status = spec.status;
+    this.source = spec.source;
+    this.retryable = spec.retryable;
+    this.detail = detail;
+  }
+}
+
+/** The JSON body every locally generated error response carries. */
+export function errorBody(code: ErrorCode, requestId: string): string {
+  const spec: ErrorSpec = ERROR_TABLE[code];
+  return JSON.stringify({ error: { code, message: spec.message, request_id: requestId } });
+}
