@@ -1,0 +1,102 @@
+// Starts the real CLI (`bin/sentinel.js`) as a child process with a config written to a temp
+// file, and learns the bound ports from its "listener ready" log lines (configs use port 0).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/sentinel.js', import.meta.url));
+
+export interface SentinelProcess {
+  readonly child: ChildProcess;
+  /** listener id → bound port */
+  readonly ports: ReadonlyMap<string, number>;
+  readonly metricsPort: number | null;
+  readonly dir: string;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or signal name) once the process exits. */
+  readonly exited: Promise<number | string>;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export interface StartOptions {
+  /** Listener ids expected to report ready. */
+  readonly listeners?: readonly string[];
+  readonly metrics?: boolean;
+  readonly env?: Record<string, string>;
+  readonly args?: readonly string[];
+}
+
+export async function startSentinel(configKdl: string, options: StartOptions = {}): Promise<SentinelProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-spec-'));
+  const file = join(dir, 'sentinel.kdl');
+  writeFileSync(file, configKdl);
+  const child = spawn(process.execPath, [BIN, 'run', '-c', file, ...(options.args ?? [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  const expected = new Set(options.listeners ?? []);
+  const ports = new Map<string, number>();
+  let metricsPort: number | null = null;
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
+  });
+  await new Promise<void>((resolve, reject) => {
+    let buffered = '';
+    const check = () => {
+      if ([...expected].every((id) => ports.has(id)) && (options.metrics !== true || metricsPort !== null)) {
+        resolve();
+      }
+    };
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      buffered += d;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          const rec = JSON.parse(line) as { msg?: string; listener?: string; address?: string };
+          if ((rec.msg === 'listener ready' || rec.msg === 'metrics ready') && rec.address !== undefined) {
+            const port = Number(rec.address.slice(rec.address.lastIndexOf(':') + 1));
+            if (rec.msg === 'metrics ready') metricsPort = port;
+            else if (rec.listener !== undefined) ports.set(rec.listener, port);
+          }
+          if (rec.msg === 'sentinel started') check();
+        } catch { /* not JSON: diagnostics text */ }
+      }
+    });
+    void exited.then((code) => reject(new Error(`sentinel exited early (${code}):\n${err}`)));
+  });
+  return {
+    child, ports, metricsPort, dir,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const code = await exited;
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Runs the CLI to completion (validate, --version, failing starts). */
+export function runSentinel(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}

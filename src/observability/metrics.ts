@@ -1,0 +1,106 @@
+// Prometheus metrics built from the catalogue. Hot-path counters are cached children, looked up
+// once per (route, method, status) and reused; gauges that mirror plain numbers are read at scrape.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Counter as CounterT, Histogram as HistogramT, Gauge as GaugeT } from 'prom-client';
+import { CATALOGUE } from './catalogue.ts';
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
+]);
+
+/** Methods outside the standard set are folded into OTHER to bound label cardinality. */
+export function methodLabel(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : 'OTHER';
+}
+
+/** Per-route handles, created once per route id and kept across requests. */
+export class RouteMetrics {
+  readonly routeId: string;
+  readonly duration: ReturnType<HistogramT<string>['labels']>;
+  private readonly counters = new Map<string, ReturnType<CounterT<string>['labels']>>();
+  private readonly requests: CounterT<string>;
+
+  constructor(routeId: string, requests: CounterT<string>, duration: HistogramT<string>) {
+    this.routeId = routeId;
+    this.requests = requests;
+    this.duration = duration.labels(routeId);
+  }
+
+  done(method: string, status: number, seconds: number): void {
+    const key = method + status;
+    let child = this.counters.get(key);
+    if (child === undefined) {
+      child = this.requests.labels(this.routeId, methodLabel(method), String(status));
+      this.counters.set(key, child);
+    }
+    child.inc();
+    this.duration.observe(seconds);
+  }
+}
+
+export class Metrics {
+  readonly registry: Registry;
+  activeRequests = 0;
+  private readonly requests: CounterT<string>;
+  private readonly duration: HistogramT<string>;
+  private readonly upstream: CounterT<string>;
+  private readonly errors: CounterT<string>;
+  private readonly buildInfo: GaugeT<string>;
+  readonly activeConnections: GaugeT<string>;
+  readonly connectionsRejected: CounterT<string>;
+  private readonly routes = new Map<string, RouteMetrics>();
+  private readonly upstreamChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
+  private readonly errorChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    const registry = new Registry();
+    this.registry = registry;
+    const c = CATALOGUE;
+    this.requests = new Counter({ name: c.requestsTotal.name, help: c.requestsTotal.help, labelNames: c.requestsTotal.labels, registers: [registry] });
+    this.duration = new Histogram({ name: c.requestDuration.name, help: c.requestDuration.help, labelNames: c.requestDuration.labels, buckets: [...c.requestDuration.buckets], registers: [registry] });
+    const readActive = (): number => this.activeRequests;
+    new Gauge({
+      name: c.activeRequests.name, help: c.activeRequests.help, registers: [registry],
+      collect() { this.set(readActive()); },
+    });
+    this.activeConnections = new Gauge({ name: c.activeConnections.name, help: c.activeConnections.help, labelNames: c.activeConnections.labels, registers: [registry] });
+    this.connectionsRejected = new Counter({ name: c.connectionsRejected.name, help: c.connectionsRejected.help, labelNames: c.connectionsRejected.labels, registers: [registry] });
+    this.upstream = new Counter({ name: c.upstreamRequestsTotal.name, help: c.upstreamRequestsTotal.help, labelNames: c.upstreamRequestsTotal.labels, registers: [registry] });
+    this.errors = new Counter({ name: c.errorsTotal.name, help: c.errorsTotal.help, labelNames: c.errorsTotal.labels, registers: [registry] });
+    this.buildInfo = new Gauge({ name: c.buildInfo.name, help: c.buildInfo.help, labelNames: c.buildInfo.labels, registers: [registry] });
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'sentinel_process_' });
+  }
+
+  route(routeId: string): RouteMetrics {
+    let r = this.routes.get(routeId);
+    if (r === undefined) {
+      r = new RouteMetrics(routeId, this.requests, this.duration);
+      this.routes.set(routeId, r);
+    }
+    return r;
+  }
+
+  upstreamOutcome(upstreamId: string, target: string, outcome: string): void {
+    const key = upstreamId + '\0' + target + '\0' + outcome;
+    let child = this.upstreamChildren.get(key);
+    if (child === undefined) {
+      child = this.upstream.labels(upstreamId, target, outcome);
+      this.upstreamChildren.set(key, child);
+    }
+    child.inc();
+  }
+
+  error(code: string): void {
+    let child = this.errorChildren.get(code);
+    if (child === undefined) {
+      child = this.errors.labels(code);
+      this.errorChildren.set(code, child);
+    }
+    child.inc();
+  }
+
+  setBuildInfo(version: string, configHash: string): void {
+    this.buildInfo.reset();
+    this.buildInfo.labels(version, configHash).set(1);
+  }
+}

@@ -1,0 +1,74 @@
+// One HTTP/1.1 listener: node:http with the listener's timeouts, a global connection cap shared
+// by all listeners, and the request pipeline as its handler.
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ListenerConfig } from '../config/types.ts';
+import { handleRequest } from '../pipeline/proxy.ts';
+import type { ListenerContext } from '../pipeline/proxy.ts';
+
+/** Counts open client connections across every listener and enforces system max-connections. */
+export class ConnectionGate {
+  open = 0;
+  readonly max: number;
+  constructor(max: number) { this.max = max; }
+}
+
+export interface BoundListener {
+  readonly id: string;
+  readonly server: Server;
+  readonly ctx: ListenerContext;
+  readonly address: string;
+  readonly port: number;
+}
+
+export function createHttpListener(config: ListenerConfig, ctx: ListenerContext, gate: ConnectionGate): Server {
+  // Node checks headers/request timeouts on an interval; keep it well under the smallest timeout
+  // so they fire close to their configured value.
+  const smallest = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+  const server = createServer({
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepaliveTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(smallest / 4))),
+    requireHostHeader: true,
+    joinDuplicateHeaders: false,
+    noDelay: true,
+  }, (req, res) => handleRequest(ctx, req, res));
+  server.maxRequestsPerSocket = config.keepaliveMaxRequests;
+  const openGauge = ctx.metrics.activeConnections.labels(config.id);
+  const rejected = ctx.metrics.connectionsRejected.labels(config.id);
+  server.on('connection', (socket: Socket) => {
+    if (gate.open >= gate.max) {
+      rejected.inc();
+      socket.destroy();
+      return;
+    }
+    gate.open++;
+    openGauge.inc();
+    socket.once('close', () => { gate.open--; openGauge.dec(); });
+  });
+  return server;
+}
+
+/** Binds `server`; resolves with the bound port or rejects with a message naming the listener. */
+export function listen(server: Server, id: string, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      const why = err.code === 'EADDRINUSE' ? 'address already in use'
+        : err.code === 'EACCES' ? 'permission denied'
+        : err.code === 'EADDRNOTAVAIL' ? 'address not available on this host'
+        : err.message;
+      reject(new Error(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port} (listener "${id}"): ${why}`));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      const a = server.address();
+      resolve(typeof a === 'object' && a !== null ? a.port : port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port, backlog: 4096, exclusive: true });
+  });
+}

@@ -1,0 +1,35 @@
+// Upstream transport: one undici Pool per target, bounded, keep-alive. Pools are long-lived state
+// owned by the registry (src/runtime/registry.ts), keyed by their identity, so a reload that keeps
+// a target keeps its warm connections.
+import { Pool } from 'undici';
+import type { ConnectionPoolConfig, UpstreamTimeouts } from '../config/types.ts';
+
+export interface PoolOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly pool: ConnectionPoolConfig;
+  readonly timeouts: UpstreamTimeouts;
+}
+
+/** Identity of a pool: two configs with the same key share one pool. */
+export function poolKey(o: PoolOptions): string {
+  const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+  return `http://${host}:${o.port}|c=${o.pool.maxConnections}|i=${o.pool.idleTimeoutMs}|t=${o.timeouts.connectMs}`;
+}
+
+export function createPool(o: PoolOptions): Pool {
+  const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+  return new Pool(`http://${host}:${o.port}`, {
+    connections: o.pool.maxConnections,
+    pipelining: 1,
+    keepAliveTimeout: o.pool.idleTimeoutMs,
+    keepAliveMaxTimeout: o.pool.idleTimeoutMs,
+    connectTimeout: o.timeouts.connectMs,
+    // Per-request values are passed at dispatch; these are only fall-backs.
+    headersTimeout: o.timeouts.headersMs,
+    bodyTimeout: o.timeouts.readMs,
+    // Response heads larger than this are a protocol error (502), never buffered without bound.
+    maxHeaderSize: 64 * 1024,
+    strictContentLength: true,
+  });
+}
