@@ -28,15 +28,20 @@ export interface StartOptions {
   readonly metrics?: boolean;
   readonly env?: Record<string, string>;
   readonly args?: readonly string[];
+  /** Start with no -c at all (embedded default, or SENTINEL_CONFIG from env). */
+  readonly noConfig?: boolean;
 }
 
 export async function startSentinel(configKdl: string, options: StartOptions = {}): Promise<SentinelProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-spec-'));
   const file = join(dir, 'sentinel.kdl');
   writeFileSync(file, configKdl);
-  const child = spawn(process.execPath, [BIN, 'run', '-c', file, ...(options.args ?? [])], {
+  const configArgs = options.noConfig === true ? [] : ['-c', file];
+  const env = { ...process.env, ...options.env };
+  if (options.noConfig === true && options.env?.SENTINEL_CONFIG === undefined) delete env.SENTINEL_CONFIG;
+  const child = spawn(process.execPath, [BIN, 'run', ...configArgs, ...(options.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...options.env },
+    env,
   });
   let out = '';
   let err = '';

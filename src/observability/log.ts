@@ -42,9 +42,13 @@ export interface AccessLog {
 }
 
 export function createAccessLog(destination: string): AccessLog {
-  const logger = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, destinationFor(destination));
+  const dest = destinationFor(destination);
+  const logger = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, dest);
   return {
     write(record) { logger.info(record, 'access'); },
-    flush() { logger.flush(); },
+    // Called on shutdown, right before exit: write what is buffered now, synchronously.
+    flush() {
+      try { dest.flushSync(); } catch { /* nothing buffered, or the destination is gone */ }
+    },
   };
 }
