@@ -76,4 +76,9 @@ export const CATALOGUE = {
   },
 } as const satisfies Record<string, MetricSpec>;
 
+/** prom-client's default process collectors are registered under this prefix… */
+export const PROCESS_METRICS_PREFIX = 'sentinel_';
+/** …and so their names match this (sentinel_process_*, sentinel_nodejs_*). */
+export const PROCESS_METRIC_RE = /^sentinel_(process|nodejs)_/;
+
 export const CATALOGUE_LIST: readonly MetricSpec[] = Object.values(CATALOGUE);

@@ -2,7 +2,7 @@
 // once per (route, method, status) and reused; gauges that mirror plain numbers are read at scrape.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counter as CounterT, Histogram as HistogramT, Gauge as GaugeT } from 'prom-client';
-import { CATALOGUE } from './catalogue.ts';
+import { CATALOGUE, PROCESS_METRICS_PREFIX } from './catalogue.ts';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set([
   'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
@@ -68,7 +68,7 @@ export class Metrics {
     this.upstream = new Counter({ name: c.upstreamRequestsTotal.name, help: c.upstreamRequestsTotal.help, labelNames: c.upstreamRequestsTotal.labels, registers: [registry] });
     this.errors = new Counter({ name: c.errorsTotal.name, help: c.errorsTotal.help, labelNames: c.errorsTotal.labels, registers: [registry] });
     this.buildInfo = new Gauge({ name: c.buildInfo.name, help: c.buildInfo.help, labelNames: c.buildInfo.labels, registers: [registry] });
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'sentinel_process_' });
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PROCESS_METRICS_PREFIX });
   }
 
   route(routeId: string): RouteMetrics {

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { CATALOGUE_LIST, PROCESS_METRIC_RE } from '../../src/observability/catalogue.ts';
+import { Metrics } from '../../src/observability/metrics.ts';
+import { renderMetricsDoc } from '../../src/observability/render-doc.ts';
+
+describe('metric catalogue', () => {
+  it('docs/metrics.md is the current rendering of the catalogue', () => {
+    const committed = readFileSync(new URL('../../docs/metrics.md', import.meta.url), 'utf8');
+    expect(committed, 'run: node scripts/render-metrics-doc.ts').toBe(renderMetricsDoc());
+  });
+
+  it('names follow sentinel_<area>_<thing>_<unit> and are unique', () => {
+    const names = CATALOGUE_LIST.map((m) => m.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const m of CATALOGUE_LIST) {
+      expect(m.name).toMatch(/^sentinel_[a-z0-9_]+$/);
+      if (m.type === 'counter') expect(m.name).toMatch(/_total$/);
+      if (m.unit === 'seconds') expect(m.name).toMatch(/_seconds$/);
+    }
+  });
+
+  it('the registry exposes exactly the catalogue (plus the documented process prefix)', async () => {
+    const m = new Metrics();
+    // Touch every labelled metric once so it has a series.
+    m.route('r').done('GET', 200, 0.01);
+    m.upstreamOutcome('u', '127.0.0.1:1', 'success');
+    m.error('ROUTE_NOT_FOUND');
+    m.activeConnections.labels('l').inc();
+    m.connectionsRejected.labels('l').inc();
+    m.setBuildInfo('0.0.0', 'abc');
+    const text = await m.registry.metrics();
+    const exposed = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1] as string).filter((n) => !PROCESS_METRIC_RE.test(n)));
+    expect([...exposed].sort()).toEqual(CATALOGUE_LIST.map((c) => c.name).sort());
+    expect(text).toContain('sentinel_process_resident_memory_bytes');
+  });
+
+  it('folds unknown methods into OTHER so method labels stay bounded', async () => {
+    const m = new Metrics({ processMetrics: false });
+    m.route('r').done('BREW', 418, 0.001);
+    expect(await m.registry.metrics()).toContain('sentinel_requests_total{route="r",method="OTHER",status="418"} 1');
+  });
+});
