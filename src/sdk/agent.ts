@@ -1,0 +1,542 @@
+// The Agent SDK: createAgent({ name, onRequestHeaders, … }) and serve it on a Unix socket, on gRPC,
+// or both. Calls on one connection are processed concurrently and answered in completion order,
+// each response carrying its correlation id (UDS: audit.custom.correlation_id; gRPC: the field).
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { encodeFrame, FrameDecoder } from '../protocol/codec.ts';
+import { fromProxyToAgent, GRPC_CHANNEL_OPTIONS, loadAgentService, toAgentToProxy } from '../protocol/grpc.ts';
+import type {
+  AgentCapabilities,
+  AgentResponse,
+  CallMessage,
+  ConfigureEvent,
+  GuardrailInspectEvent,
+  HandshakeRequest,
+  HandshakeResponse,
+  JsonValue,
+  RequestBodyChunkEvent,
+  RequestCompleteEvent,
+  RequestHeadersEvent,
+  ResponseBodyChunkEvent,
+  ResponseHeadersEvent,
+  WebSocketFrameEvent,
+  WireMessage,
+} from '../protocol/types.ts';
+import { EVENT_TYPES, HEALTH_STATES, PROTOCOL_VERSION, allowResponse, isCallKind } from '../protocol/types.ts';
+import type { HandlerResult } from './decision.ts';
+import { block, toResponse } from './decision.ts';
+
+export interface EventContext {
+  /** Aborted when the proxy cancels the call, the connection drops, or the agent shuts down. */
+  readonly signal: AbortSignal;
+  /** The latest config pushed by the proxy (handshake or configure event). */
+  readonly config: JsonValue;
+}
+
+type Handler<E> = (event: E, ctx: EventContext) => HandlerResult | Promise<HandlerResult>;
+
+export interface AgentDefinition {
+  name: string;
+  /** Defaults to name. */
+  id?: string;
+  version?: string;
+  onRequestHeaders?: Handler<RequestHeadersEvent>;
+  onRequestBodyChunk?: Handler<RequestBodyChunkEvent>;
+  onResponseHeaders?: Handler<ResponseHeadersEvent>;
+  onResponseBodyChunk?: Handler<ResponseBodyChunkEvent>;
+  onRequestComplete?: Handler<RequestCompleteEvent>;
+  onWebSocketFrame?: Handler<WebSocketFrameEvent>;
+  onGuardrailInspect?: Handler<GuardrailInspectEvent>;
+  /** Return false (or throw) to reject a config; rejection in the handshake fails the handshake. */
+  onConfigure?: (config: JsonValue, event: ConfigureEvent | null) => boolean | void | Promise<boolean | void>;
+  /** Decision sent when a handler throws. Default: block 500 with reason code AGENT_HANDLER_ERROR. */
+  onHandlerError?: (err: unknown, msg: CallMessage) => HandlerResult;
+  /** Calls processed at once per agent (further calls queue). Default 256. */
+  maxConcurrency?: number;
+  maxBodyBytes?: number;
+}
+
+export interface ListenOptions {
+  /** Unix socket path; a stale socket file there is removed first. */
+  socket?: string;
+  /** host:port for gRPC, e.g. 127.0.0.1:0. */
+  grpc?: string;
+}
+
+export interface ListenInfo {
+  socket?: string;
+  /** host:port actually bound (the port resolved when 0 was asked). */
+  grpc?: string;
+}
+
+export type AgentHealthState = 'healthy' | 'draining' | 'stopped';
+
+export interface AgentHealth {
+  state: AgentHealthState;
+  inFlight: number;
+  connections: number;
+}
+
+export interface AgentMetrics {
+  /** Events received, by kind. */
+  events: Record<string, number>;
+  /** Responses sent, by decision (allow, block, redirect, challenge). */
+  decisions: Record<string, number>;
+  handlerErrors: number;
+  cancelled: number;
+  protocolErrors: number;
+  connectionsAccepted: number;
+}
+
+export interface Agent {
+  readonly name: string;
+  readonly capabilities: AgentCapabilities;
+  readonly config: JsonValue;
+  listen(opts: ListenOptions): Promise<ListenInfo>;
+  /** Stops accepting, lets in-flight calls finish (up to drainTimeoutMs, default 10000), then closes. */
+  close(drainTimeoutMs?: number): Promise<void>;
+  health(): AgentHealth;
+  metrics(): AgentMetrics;
+  /** Applies a config as if pushed by the proxy (used for --config files and reloads). */
+  configure(config: JsonValue): Promise<boolean>;
+}
+
+interface Session {
+  send(msg: WireMessage): void;
+  close(): void;
+  calls: Map<string, AbortController>;
+}
+
+function decisionName(r: AgentResponse): string {
+  return typeof r.decision === 'string' ? r.decision : (Object.keys(r.decision)[0] ?? 'unknown');
+}
+
+export function createAgent(def: AgentDefinition): Agent {
+  return new AgentRuntime(def);
+}
+
+class AgentRuntime implements Agent {
+  readonly name: string;
+  readonly capabilities: AgentCapabilities;
+  #def: AgentDefinition;
+  #config: JsonValue = null;
+  #state: AgentHealthState = 'healthy';
+  #sessions = new Set<Session>();
+  #udsServers: { server: net.Server; path: string }[] = [];
+  #grpcServers: grpc.Server[] = [];
+  #inFlight = 0;
+  #idleWaiters: (() => void)[] = [];
+  #queue: (() => void)[] = [];
+  #running = 0;
+  #shutdown = new AbortController();
+  #metrics: AgentMetrics = { events: {}, decisions: {}, handlerErrors: 0, cancelled: 0, protocolErrors: 0, connectionsAccepted: 0 };
+
+  constructor(def: AgentDefinition) {
+    this.#def = def;
+    this.name = def.name;
+    const events: number[] = [EVENT_TYPES.configure];
+    const add = (cond: unknown, e: number): void => {
+      if (cond !== undefined) events.push(e);
+    };
+    add(def.onRequestHeaders, EVENT_TYPES.request_headers);
+    add(def.onRequestBodyChunk, EVENT_TYPES.request_body_chunk);
+    add(def.onResponseHeaders, EVENT_TYPES.response_headers);
+    add(def.onResponseBodyChunk, EVENT_TYPES.response_body_chunk);
+    add(def.onRequestComplete, EVENT_TYPES.request_complete);
+    add(def.onWebSocketFrame, EVENT_TYPES.websocket_frame);
+    add(def.onGuardrailInspect, EVENT_TYPES.guardrail_inspect);
+    const maxConcurrency = def.maxConcurrency ?? 256;
+    this.capabilities = {
+      agent_id: def.id ?? def.name,
+      name: def.name,
+      version: def.version ?? '0.1.0',
+      supported_events: events,
+      features: {
+        streaming_body: def.onRequestBodyChunk !== undefined || def.onResponseBodyChunk !== undefined,
+        websocket: def.onWebSocketFrame !== undefined,
+        guardrails: def.onGuardrailInspect !== undefined,
+        config_push: true,
+        metrics_export: false,
+        concurrent_requests: maxConcurrency,
+        cancellation: true,
+        flow_control: false,
+        health_reporting: true,
+      },
+      limits: { max_body_size: def.maxBodyBytes ?? 0, max_concurrency: maxConcurrency, preferred_chunk_size: 0 },
+    };
+  }
+
+  get config(): JsonValue {
+    return this.#config;
+  }
+
+  health(): AgentHealth {
+    return { state: this.#state, inFlight: this.#inFlight, connections: this.#sessions.size };
+  }
+
+  metrics(): AgentMetrics {
+    return structuredClone(this.#metrics);
+  }
+
+  async configure(config: JsonValue, event: ConfigureEvent | null = null): Promise<boolean> {
+    try {
+      const ok = this.#def.onConfigure === undefined ? true : (await this.#def.onConfigure(config, event)) !== false;
+      if (ok) this.#config = config;
+      return ok;
+    } catch {
+      return false;
+    }
+  }
+
+  async listen(opts: ListenOptions): Promise<ListenInfo> {
+    if (this.#state !== 'healthy') throw new Error('agent is closing');
+    const info: ListenInfo = {};
+    if (opts.socket !== undefined) info.socket = await this.#listenUds(opts.socket);
+    if (opts.grpc !== undefined) info.grpc = await this.#listenGrpc(opts.grpc);
+    return info;
+  }
+
+  async close(drainTimeoutMs = 10_000): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'draining';
+    // Tell connected proxies we are draining (best effort), stop accepting.
+    for (const s of this.#sessions) s.send({ kind: 'health_status', payload: { agent_id: this.capabilities.agent_id, state: HEALTH_STATES.draining, in_flight: this.#inFlight, timestamp_ms: Date.now() } });
+    const udsClosed = this.#udsServers.map(({ server }) => new Promise<void>((r) => server.close(() => r())));
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, drainTimeoutMs);
+        this.#idleWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    this.#shutdown.abort();
+    for (const s of [...this.#sessions]) {
+      s.close();
+      this.#endSession(s);
+    }
+    await Promise.all(udsClosed);
+    for (const { path } of this.#udsServers) removeStaleSocket(path);
+    await Promise.all(this.#grpcServers.map((g) => new Promise<void>((r) => g.tryShutdown(() => r()))));
+    for (const g of this.#grpcServers) g.forceShutdown();
+    this.#state = 'stopped';
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  async #handshake(req: HandshakeRequest): Promise<HandshakeResponse> {
+    const base = { protocol_version: PROTOCOL_VERSION, capabilities: this.capabilities, encoding: 'json' as const };
+    if (!req.supported_versions.includes(PROTOCOL_VERSION)) return { ...base, success: false, error: `unsupported protocol versions ${JSON.stringify(req.supported_versions)}; this agent speaks 2` };
+    if (this.#state !== 'healthy') return { ...base, success: false, error: 'agent is draining' };
+    if (req.config !== null && !(await this.configure(req.config))) return { ...base, success: false, error: 'configuration rejected' };
+    return { ...base, success: true };
+  }
+
+  #acquire(): Promise<void> {
+    const max = this.#def.maxConcurrency ?? 256;
+    if (this.#running < max) {
+      this.#running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#queue.push(resolve));
+  }
+
+  #release(): void {
+    const next = this.#queue.shift();
+    if (next !== undefined) next();
+    else this.#running--;
+  }
+
+  async #dispatch(msg: CallMessage, ctx: EventContext): Promise<AgentResponse> {
+    const d = this.#def;
+    try {
+      let r: HandlerResult;
+      switch (msg.kind) {
+        case 'request_headers':
+          r = await d.onRequestHeaders?.(msg.payload, ctx);
+          break;
+        case 'request_body_chunk':
+          r = await d.onRequestBodyChunk?.(msg.payload, ctx);
+          break;
+        case 'response_headers':
+          r = await d.onResponseHeaders?.(msg.payload, ctx);
+          break;
+        case 'response_body_chunk':
+          r = await d.onResponseBodyChunk?.(msg.payload, ctx);
+          break;
+        case 'request_complete':
+          r = await d.onRequestComplete?.(msg.payload, ctx);
+          break;
+        case 'websocket_frame':
+          r = await d.onWebSocketFrame?.(msg.payload, ctx);
+          if (r === undefined) return { ...allowResponse(), websocket_decision: 'allow' };
+          break;
+        case 'guardrail_inspect':
+          r = await d.onGuardrailInspect?.(msg.payload, ctx);
+          break;
+        case 'configure': {
+          const ok = await this.configure(msg.payload.config, msg.payload);
+          r = ok ? undefined : block(500, 'Configuration rejected');
+          break;
+        }
+      }
+      return toResponse(r);
+    } catch (err) {
+      this.#metrics.handlerErrors++;
+      if (d.onHandlerError !== undefined) {
+        try {
+          return toResponse(d.onHandlerError(err, msg));
+        } catch {
+          // fall through to the default
+        }
+      }
+      return block(500).reason('AGENT_HANDLER_ERROR').response;
+    }
+  }
+
+  /** Runs one call and sends its response unless it was cancelled. */
+  async #handleCall(session: Session, msg: CallMessage): Promise<void> {
+    const cid = msg.payload.correlation_id;
+    this.#metrics.events[msg.kind] = (this.#metrics.events[msg.kind] ?? 0) + 1;
+    const ac = new AbortController();
+    const onShutdown = (): void => ac.abort();
+    this.#shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    session.calls.set(cid, ac);
+    this.#inFlight++;
+    try {
+      await this.#acquire();
+      try {
+        if (ac.signal.aborted) return;
+        const res = await this.#dispatch(msg, { signal: ac.signal, config: this.#config });
+        if (ac.signal.aborted) return;
+        const out: AgentResponse = { ...res, audit: { ...res.audit, custom: { ...res.audit.custom, correlation_id: cid } } };
+        const name = decisionName(out);
+        this.#metrics.decisions[name] = (this.#metrics.decisions[name] ?? 0) + 1;
+        session.send({ kind: 'agent_response', payload: out });
+      } finally {
+        this.#release();
+      }
+    } finally {
+      if (session.calls.get(cid) === ac) session.calls.delete(cid);
+      this.#shutdown.signal.removeEventListener('abort', onShutdown);
+      this.#inFlight--;
+      if (this.#inFlight === 0) for (const w of this.#idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Handles one post-handshake message from the proxy. Returns false on a protocol violation. */
+  #onMessage(session: Session, m: WireMessage): boolean {
+    if (isCallKind(m.kind)) {
+      void this.#handleCall(session, m as CallMessage);
+      return true;
+    }
+    switch (m.kind) {
+      case 'ping':
+        session.send({ kind: 'pong', payload: m.payload });
+        return true;
+      case 'cancel': {
+        const ac = session.calls.get(m.payload.correlation_id);
+        if (ac !== undefined) {
+          this.#metrics.cancelled++;
+          session.calls.delete(m.payload.correlation_id);
+          ac.abort();
+        }
+        return true;
+      }
+      default:
+        this.#metrics.protocolErrors++;
+        return false;
+    }
+  }
+
+  #endSession(session: Session): void {
+    if (!this.#sessions.delete(session)) return;
+    for (const ac of session.calls.values()) ac.abort();
+    session.calls.clear();
+  }
+
+  #listenUds(path: string): Promise<string> {
+    removeStaleSocket(path);
+    const server = net.createServer((socket) => this.#acceptUds(socket));
+    this.#udsServers.push({ server, path });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve(path);
+      });
+    });
+  }
+
+  #acceptUds(socket: net.Socket): void {
+    if (this.#state !== 'healthy') {
+      socket.destroy();
+      return;
+    }
+    this.#metrics.connectionsAccepted++;
+    const decoder = new FrameDecoder();
+    let handshaken = false;
+    let handshaking = false;
+    const session: Session = {
+      calls: new Map(),
+      send: (msg) => {
+        const f = encodeFrame(msg);
+        if (f.ok && !socket.destroyed) socket.write(f.value);
+        else if (!f.ok) {
+          // A response too large for a frame: answer with a block so the proxy is not left waiting.
+          if (msg.kind === 'agent_response') {
+            const cid = msg.payload.audit.custom['correlation_id'];
+            const fallback = block(500).reason('AGENT_RESPONSE_TOO_LARGE').custom('correlation_id', cid ?? null).response;
+            const f2 = encodeFrame({ kind: 'agent_response', payload: fallback });
+            if (f2.ok) socket.write(f2.value);
+          }
+        }
+      },
+      close: () => socket.destroy(),
+    };
+    this.#sessions.add(session);
+    socket.on('error', () => this.#endSession(session));
+    socket.on('close', () => this.#endSession(session));
+    socket.on('data', (chunk: Buffer) => {
+      const r = decoder.pushMessages(chunk);
+      if (!r.ok) {
+        this.#metrics.protocolErrors++;
+        socket.destroy();
+        return;
+      }
+      for (const m of r.value) {
+        if (!handshaken) {
+          if (m.kind !== 'handshake_request' || handshaking) {
+            this.#metrics.protocolErrors++;
+            socket.destroy();
+            return;
+          }
+          handshaking = true;
+          void this.#handshake(m.payload).then((res) => {
+            session.send({ kind: 'handshake_response', payload: res });
+            if (res.success) handshaken = true;
+            else socket.end();
+          });
+          continue;
+        }
+        if (!this.#onMessage(session, m)) {
+          socket.destroy();
+          return;
+        }
+      }
+    });
+  }
+
+  #listenGrpc(address: string): Promise<string> {
+    const Ctor = loadAgentService();
+    const server = new grpc.Server(GRPC_CHANNEL_OPTIONS);
+    this.#grpcServers.push(server);
+    server.addService(Ctor.service, {
+      ProcessStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.#acceptGrpcStream(call),
+      ProcessEvent: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => this.#grpcUnary(call, cb),
+      ControlStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        // Agent-initiated control is not used by this SDK; the stream is accepted and ended cleanly.
+        call.on('data', () => undefined);
+        call.end();
+      },
+    });
+    const host = address.slice(0, address.lastIndexOf(':'));
+    return new Promise((resolve, reject) => {
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (e, port) => {
+        if (e !== null) reject(e);
+        else resolve(`${host}:${port}`);
+      });
+    });
+  }
+
+  #acceptGrpcStream(call: grpc.ServerDuplexStream<unknown, unknown>): void {
+    if (this.#state !== 'healthy') {
+      call.end();
+      return;
+    }
+    this.#metrics.connectionsAccepted++;
+    let handshaken = false;
+    let handshaking = false;
+    let ended = false;
+    const session: Session = {
+      calls: new Map(),
+      send: (msg) => {
+        if (ended) return;
+        try {
+          call.write(toAgentToProxy(msg));
+        } catch {
+          this.#metrics.protocolErrors++;
+        }
+      },
+      close: () => {
+        if (!ended) {
+          ended = true;
+          call.end();
+        }
+      },
+    };
+    this.#sessions.add(session);
+    const finish = (): void => {
+      ended = true;
+      this.#endSession(session);
+    };
+    call.on('error', finish);
+    call.on('cancelled', finish);
+    call.on('end', () => {
+      session.close();
+      finish();
+    });
+    call.on('data', (obj: Record<string, unknown>) => {
+      const r = fromProxyToAgent(obj);
+      if (!r.ok) {
+        this.#metrics.protocolErrors++;
+        session.close();
+        return;
+      }
+      const m = r.value;
+      if (!handshaken) {
+        if (m.kind !== 'handshake_request' || handshaking) {
+          this.#metrics.protocolErrors++;
+          session.close();
+          return;
+        }
+        handshaking = true;
+        void this.#handshake(m.payload).then((res) => {
+          session.send({ kind: 'handshake_response', payload: res });
+          if (res.success) handshaken = true;
+          else session.close();
+        });
+        return;
+      }
+      if (!this.#onMessage(session, m)) session.close();
+    });
+  }
+
+  #grpcUnary(call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>): void {
+    const r = fromProxyToAgent(call.request as Record<string, unknown>);
+    if (!r.ok || !isCallKind(r.value.kind)) {
+      this.#metrics.protocolErrors++;
+      cb({ code: grpc.status.INVALID_ARGUMENT, details: r.ok ? `${r.value.kind} is not an event` : r.error });
+      return;
+    }
+    const msg = r.value as CallMessage;
+    const replies: WireMessage[] = [];
+    const session: Session = { calls: new Map(), send: (m) => replies.push(m), close: () => undefined };
+    call.on('cancelled', () => session.calls.get(msg.payload.correlation_id)?.abort());
+    void this.#handleCall(session, msg).then(() => {
+      const reply = replies[0];
+      if (reply === undefined) cb({ code: grpc.status.CANCELLED, details: 'call cancelled' });
+      else cb(null, toAgentToProxy(reply));
+    });
+  }
+}
+
+function removeStaleSocket(path: string): void {
+  try {
+    if (existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // best effort: listen() reports the real problem
+  }
+}
