@@ -1,0 +1,145 @@
+// Command-line options of `npm run bench`. Pure.
+import type { BodyKind } from './types.ts';
+
+export const ALL_SCENARIOS = ['direct', 'sentinel', 'nginx', 'haproxy', 'http-proxy'] as const;
+
+export interface BenchArgs {
+  readonly quick: boolean;
+  readonly scenarios: readonly string[];
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly passes: number;
+  readonly connections: readonly number[];
+  readonly bodies: readonly BodyKind[];
+  readonly paced: boolean;
+  readonly pacedScenarios: readonly string[];
+  /** Longest wait before each run for the machine's cores to go quiet. */
+  readonly quietWaitMs: number;
+  readonly jsonPath: string | null;
+  readonly loadTool: 'auto' | 'wrk' | 'node';
+  readonly backend: 'auto' | 'node';
+  readonly help: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --quick               short runs for CI/dev: 3 s, 1 pass, 50 connections, 13 B body only
+  --scenarios a,b       scenarios to run (default all available: ${ALL_SCENARIOS.join(',')})
+  --duration S          measurement seconds per run (default 10, quick 3)
+  --warmup S            warm-up seconds before each run (default 3, quick 1)
+  --passes N            interleaved passes, best one reported (default 3, quick 1)
+  --connections 50,256  connection counts (default 50,256, quick 50)
+  --bodies small,large  13 B (/) and/or 64 KiB (/big) bodies (default both, quick small)
+  --no-paced            skip the equal-load (paced ~5k req/s) latency runs
+  --load wrk|node       force the load generator (default: wrk when installed)
+  --backend auto|node   force the Node origin instead of nginx as the backend (default: nginx when installed)
+  --json PATH           also write the results JSON to PATH
+  --help`;
+
+function positiveInt(flag: string, v: string | undefined): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isInteger(n) || n <= 0) throw new Error(`${flag} needs a positive integer, got ${v ?? 'nothing'}`);
+  return n;
+}
+
+function list(flag: string, v: string | undefined): string[] {
+  if (v === undefined || v.trim() === '') throw new Error(`${flag} needs a comma-separated list`);
+  return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** Parses argv (without node and script). Throws Error with a readable message on bad input. */
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const quick = argv.includes('--quick');
+  let scenarios: readonly string[] = ALL_SCENARIOS;
+  let durationS = quick ? 3 : 10;
+  let warmupS = quick ? 1 : 3;
+  let passes = quick ? 1 : 3;
+  let connections: readonly number[] = quick ? [50] : [50, 256];
+  let bodies: readonly BodyKind[] = quick ? ['small'] : ['small', 'large'];
+  let paced = true;
+  let jsonPath: string | null = null;
+  let loadTool: BenchArgs['loadTool'] = 'auto';
+  let backend: BenchArgs['backend'] = 'auto';
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = (): string | undefined => (inline !== undefined ? inline : argv[++i]);
+    switch (flag) {
+      case '--quick':
+        break;
+      case '--scenarios': {
+        const s = list(flag, value());
+        const unknown = s.filter((x) => !(ALL_SCENARIOS as readonly string[]).includes(x));
+        if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${ALL_SCENARIOS.join(', ')}`);
+        scenarios = s;
+        break;
+      }
+      case '--duration':
+        durationS = positiveInt(flag, value());
+        break;
+      case '--warmup': {
+        const v = value();
+        const n = Number(v);
+        if (v === undefined || !Number.isInteger(n) || n < 0) throw new Error(`--warmup needs a non-negative integer, got ${v ?? 'nothing'}`);
+        warmupS = n;
+        break;
+      }
+      case '--passes':
+        passes = positiveInt(flag, value());
+        break;
+      case '--connections':
+        connections = list(flag, value()).map((c) => positiveInt(flag, c));
+        break;
+      case '--bodies': {
+        const b = list(flag, value());
+        for (const x of b) if (x !== 'small' && x !== 'large') throw new Error(`--bodies takes small and/or large, got ${x}`);
+        bodies = b as BodyKind[];
+        break;
+      }
+      case '--no-paced':
+        paced = false;
+        break;
+      case '--load': {
+        const v = value();
+        if (v !== 'wrk' && v !== 'node') throw new Error(`--load takes wrk or node, got ${v ?? 'nothing'}`);
+        loadTool = v;
+        break;
+      }
+      case '--backend': {
+        const v = value();
+        if (v !== 'auto' && v !== 'node') throw new Error(`--backend takes auto or node, got ${v ?? 'nothing'}`);
+        backend = v;
+        break;
+      }
+      case '--json': {
+        const v = value();
+        if (v === undefined || v === '') throw new Error('--json needs a path');
+        jsonPath = v;
+        break;
+      }
+      case '--help':
+      case '-h':
+        help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${a}\n${USAGE}`);
+    }
+  }
+  const pacedScenarios = ['direct', 'sentinel', 'nginx'].filter((s) => scenarios.includes(s));
+  return {
+    quick,
+    scenarios,
+    durationS,
+    warmupS,
+    passes,
+    connections,
+    bodies,
+    paced,
+    pacedScenarios,
+    quietWaitMs: quick ? 3000 : 15_000,
+    jsonPath,
+    loadTool,
+    backend,
+    help,
+  };
+}

@@ -1,0 +1,114 @@
+// Plain-text table rendering of benchmark summaries. Pure.
+import type { CellSummary, PacedSummary } from './stats.ts';
+import { BODY_LABELS } from './types.ts';
+
+export type Align = 'left' | 'right';
+
+export interface Column {
+  readonly header: string;
+  readonly align: Align;
+}
+
+/** Renders rows under headers, columns padded to the widest cell, separated by two spaces. */
+export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    columns
+      .map((c, i) => {
+        const cell = cells[i] ?? '';
+        const w = widths[i] ?? 0;
+        return c.align === 'left' ? cell.padEnd(w) : cell.padStart(w);
+      })
+      .join('  ')
+      .trimEnd();
+  const sep = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [line(columns.map((c) => c.header)), sep, ...rows.map(line)].join('\n');
+}
+
+export const DASH = '–';
+
+export function fmtInt(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return DASH;
+  return Math.round(v).toLocaleString('en-US');
+}
+
+export function fmtFixed(v: number | null, digits: number): string {
+  if (v === null || !Number.isFinite(v)) return DASH;
+  return v.toFixed(digits);
+}
+
+/** Milliseconds with precision adapted to magnitude: 0.583, 8.85, 120. */
+export function fmtMs(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return DASH;
+  const a = Math.abs(v);
+  return v.toFixed(a < 10 ? 3 : a < 100 ? 2 : 0);
+}
+
+export function fmtSignedMs(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return DASH;
+  return (v >= 0 ? '+' : '') + fmtMs(v);
+}
+
+export function fmtRatio(v: number | null): string {
+  return v === null || !Number.isFinite(v) ? DASH : `${v.toFixed(2)}×`;
+}
+
+const THROUGHPUT_COLUMNS: readonly Column[] = [
+  { header: 'scenario', align: 'left' },
+  { header: 'body', align: 'right' },
+  { header: 'conns', align: 'right' },
+  { header: 'req/s', align: 'right' },
+  { header: 'p50 ms', align: 'right' },
+  { header: 'p99 ms', align: 'right' },
+  { header: 'CPU µs/req', align: 'right' },
+  { header: 'RSS MB', align: 'right' },
+  { header: '÷ direct', align: 'right' },
+  { header: '÷ nginx', align: 'right' },
+  { header: 'errors', align: 'right' },
+  { header: 'passes req/s', align: 'left' },
+];
+
+export function renderThroughputTable(cells: readonly CellSummary[]): string {
+  const rows = cells.map((c) => [
+    c.scenario,
+    BODY_LABELS[c.body],
+    String(c.connections),
+    fmtInt(c.best.load.rps),
+    fmtMs(c.best.load.p50Ms),
+    fmtMs(c.best.load.p99Ms),
+    fmtFixed(c.best.proxyCpuUsPerReq, 1),
+    fmtFixed(c.best.rssMb, 0),
+    fmtRatio(c.ratioVsDirect),
+    fmtRatio(c.ratioVsNginx),
+    c.errors > 0 ? `${c.errors} !` : '0',
+    c.passesRps.length > 1 ? c.passesRps.map((r) => fmtInt(r)).join(' / ') : '',
+  ]);
+  return renderTable(THROUGHPUT_COLUMNS, rows);
+}
+
+const PACED_COLUMNS: readonly Column[] = [
+  { header: 'scenario', align: 'left' },
+  { header: 'req/s', align: 'right' },
+  { header: 'p50 ms', align: 'right' },
+  { header: 'p99 ms', align: 'right' },
+  { header: 'added p50', align: 'right' },
+  { header: 'added p99', align: 'right' },
+  { header: 'CPU µs/req', align: 'right' },
+  { header: 'errors', align: 'right' },
+];
+
+export function renderPacedTable(rows: readonly PacedSummary[]): string {
+  return renderTable(
+    PACED_COLUMNS,
+    rows.map((p) => [
+      p.scenario,
+      fmtInt(p.rps),
+      fmtMs(p.p50Ms),
+      fmtMs(p.p99Ms),
+      fmtSignedMs(p.addedP50Ms),
+      fmtSignedMs(p.addedP99Ms),
+      fmtFixed(p.cpuUsPerReq, 1),
+      p.errors > 0 ? `${p.errors} !` : '0',
+    ]),
+  );
+}

@@ -1,0 +1,14 @@
+// The scenario registry. To add a scenario: write bench/scenarios/NAME.ts exporting a Scenario, list it here,
+// and add its name to ALL_SCENARIOS in bench/lib/args.ts.
+import { directScenario } from './direct.ts';
+import { haproxyScenario } from './haproxy.ts';
+import { httpProxyScenario } from './http-proxy.ts';
+import { nginxScenario } from './nginx.ts';
+import { sentinelScenario } from './sentinel.ts';
+import type { Scenario } from './types.ts';
+
+export const SCENARIOS: readonly Scenario[] = [directScenario, sentinelScenario, nginxScenario, haproxyScenario, httpProxyScenario];
+
+export function findScenario(name: string): Scenario | undefined {
+  return SCENARIOS.find((s) => s.name === name);
+}
