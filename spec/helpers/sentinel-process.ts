@@ -52,6 +52,8 @@ export async function startSentinel(configKdl: string, options: StartOptions = {
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
   });
+  // Never leave a child behind: if readiness is not reported in time, kill it and fail.
+  const readyTimer = setTimeout(() => { child.kill('SIGKILL'); }, 30_000);
   await new Promise<void>((resolve, reject) => {
     let buffered = '';
     const check = () => {
@@ -78,7 +80,7 @@ export async function startSentinel(configKdl: string, options: StartOptions = {
       }
     });
     void exited.then((code) => reject(new Error(`sentinel exited early (${code}):\n${err}`)));
-  });
+  }).finally(() => clearTimeout(readyTimer));
   return {
     child, ports, metricsPort, dir,
     stdout: () => out,

@@ -1,8 +1,8 @@
 // Composition root: the only module that reads process.argv, process.env and installs signal
 // handlers. Everything below it takes plain values.
 import { readFileSync } from 'node:fs';
-import { loadConfigFile, loadConfigText } from '../config/load.ts';
-import { DEFAULT_CONFIG_KDL } from '../config/default.ts';
+import { loadConfigIsolated } from '../config/isolated.ts';
+import { DEFAULT_CONFIG_FILE, DEFAULT_CONFIG_KDL } from '../config/default-kdl.ts';
 import { formatDiagnostics } from '../config/format.ts';
 import { configHash } from '../config/hash.ts';
 import type { LoadResult } from '../config/types.ts';
@@ -39,8 +39,8 @@ function parseArgs(argv: readonly string[]): Args | string {
 }
 
 async function load(path: string | null): Promise<{ result: LoadResult; source: string }> {
-  if (path === null) return { result: loadConfigText(DEFAULT_CONFIG_KDL, '<embedded default>'), source: '<embedded default>' };
-  return { result: await loadConfigFile(path), source: path };
+  if (path === null) return { result: await loadConfigIsolated({ kind: 'text', text: DEFAULT_CONFIG_KDL, file: DEFAULT_CONFIG_FILE }), source: DEFAULT_CONFIG_FILE };
+  return { result: await loadConfigIsolated({ kind: 'file', path }), source: path };
 }
 
 async function main(): Promise<number> {

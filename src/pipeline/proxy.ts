@@ -102,6 +102,10 @@ function onResponseClose(this: ResWithExchange): void {
   if (ex !== undefined) ex.onClientClose();
 }
 
+function uncorkResponse(res: ServerResponse): void {
+  res.uncork();
+}
+
 function onTotalTimeout(ex: Exchange): void {
   ex.abort(new ProxyError('REQUEST_TIMEOUT'));
 }
@@ -265,6 +269,10 @@ export class Exchange implements Dispatcher.DispatchHandler, HeaderCollector {
     }
     this.responseStarted = true;
     this.status = statusCode;
+    // undici delivers a small response's head, body and end in one parser pass: corking until the
+    // next tick turns what would be separate head and body writes into one writev.
+    this.res.cork();
+    process.nextTick(uncorkResponse, this.res);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
