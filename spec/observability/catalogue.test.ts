@@ -29,6 +29,8 @@ describe('metric catalogue', () => {
     m.activeConnections.labels('l').inc();
     m.connectionsRejected.labels('l').inc();
     m.setBuildInfo('0.0.0', 'abc');
+    m.reloaded('applied');
+    m.setGeneration(1);
     const text = await m.registry.metrics();
     const exposed = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1] as string).filter((n) => !PROCESS_METRIC_RE.test(n)));
     expect([...exposed].sort()).toEqual(CATALOGUE_LIST.map((c) => c.name).sort());

@@ -8,6 +8,7 @@ import { configHash } from '../config/hash.ts';
 import type { LoadResult } from '../config/types.ts';
 import { createLogger } from '../observability/log.ts';
 import { startProxy } from '../server/proxy-server.ts';
+import type { RunningProxy } from '../server/proxy-server.ts';
 
 const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -72,7 +73,7 @@ async function main(): Promise<number> {
   const config = result.config;
   const logger = createLogger(config.observability.logging.level);
   const hash = configHash(config);
-  let proxy;
+  let proxy: RunningProxy;
   try {
     proxy = await startProxy({ config, configHash: hash, version: VERSION, logger });
   } catch (err) {
@@ -80,6 +81,31 @@ async function main(): Promise<number> {
     return 1;
   }
   logger.info({ version: VERSION, config: source, config_hash: hash, pid: process.pid }, 'sentinel started');
+
+  // SIGHUP: reload from the same source. The loader runs in a child process, the diagnostics of a
+  // rejected config go to the log, and the running config stays.
+  let reloading: Promise<void> = Promise.resolve();
+  const onReload = () => {
+    reloading = reloading.then(async () => {
+      logger.info({ config: source }, 'config reload requested');
+      let next: LoadResult;
+      try {
+        next = (await load(path)).result;
+      } catch (err) {
+        proxy.metrics.reloaded('rejected');
+        logger.error({ error: (err as Error).message }, 'config reload rejected: the loader failed; the running config stays');
+        return;
+      }
+      if (next.config === null) {
+        proxy.metrics.reloaded('rejected');
+        logger.error({ diagnostics: next.diagnostics, text: formatDiagnostics(next.diagnostics) }, 'config reload rejected: invalid config; the running config stays');
+        return;
+      }
+      const outcome = await proxy.reload(next.config, configHash(next.config));
+      if (outcome.result === 'applied' && next.diagnostics.length > 0) logger.warn({ diagnostics: next.diagnostics }, 'config reloaded with warnings');
+    });
+  };
+  process.on('SIGHUP', onReload);
 
   return await new Promise<number>((resolve) => {
     let signals = 0;
@@ -91,6 +117,7 @@ async function main(): Promise<number> {
         return;
       }
       logger.info({ signal: sig }, 'shutdown requested');
+      process.off('SIGHUP', onReload);
       proxy.shutdown().then(() => resolve(0), (err: Error) => { logger.error({ err }, 'shutdown failed'); resolve(1); });
     };
     process.on('SIGTERM', onSignal);

@@ -21,8 +21,16 @@ export interface CompiledListener {
   readonly router: Router;
 }
 
+/** Mutable accounting of one generation: requests that started under it and have not finished. */
+export interface GenerationUsage {
+  inflight: number;
+  /** Set when the generation is retired; called once when `inflight` reaches 0. */
+  onIdle: (() => void) | null;
+}
+
 export interface Snapshot {
   readonly generation: number;
+  readonly usage: GenerationUsage;
   readonly hash: string;
   readonly config: Config;
   readonly listeners: ReadonlyMap<string, CompiledListener>;
@@ -69,7 +77,13 @@ export function compileSnapshot(config: Config, hash: string, generation: number
   const listeners = new Map<string, CompiledListener>();
   for (const l of config.listeners) listeners.set(l.id, { config: l, router: compileRouter(config.routes, l.defaultRoute) });
 
-  return { generation, hash, config, listeners, upstreams, routes, unmatched: metrics.route('-') };
+  return { generation, usage: { inflight: 0, onIdle: null }, hash, config, listeners, upstreams, routes, unmatched: metrics.route('-') };
+}
+
+/** Resolves once no request that started under `snapshot` is still running. */
+export function drained(snapshot: Snapshot): Promise<void> {
+  if (snapshot.usage.inflight === 0) return Promise.resolve();
+  return new Promise((resolve) => { snapshot.usage.onIdle = resolve; });
 }
 
 /** Returns the snapshot's pools to the registry (closing those no other generation uses). */

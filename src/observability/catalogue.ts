@@ -67,6 +67,20 @@ export const CATALOGUE = {
     labels: ['code'],
     unit: 'requests',
   },
+  configReloads: {
+    name: 'sentinel_config_reloads_total',
+    type: 'counter',
+    help: 'Config reloads by result: applied, unchanged (same hash), rejected (invalid or needing a restart; the running config stays).',
+    labels: ['result'],
+    unit: 'reloads',
+  },
+  configGeneration: {
+    name: 'sentinel_config_generation',
+    type: 'gauge',
+    help: 'Generation number of the config serving new requests; starts at 1 and grows by one per applied reload.',
+    labels: [],
+    unit: 'generation',
+  },
   buildInfo: {
     name: 'sentinel_build_info',
     type: 'gauge',

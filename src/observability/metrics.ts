@@ -46,6 +46,8 @@ export class Metrics {
   private readonly upstream: CounterT<string>;
   private readonly errors: CounterT<string>;
   private readonly buildInfo: GaugeT<string>;
+  private readonly reloads: CounterT<string>;
+  private readonly generation: GaugeT<string>;
   readonly activeConnections: GaugeT<string>;
   readonly connectionsRejected: CounterT<string>;
   private readonly routes = new Map<string, RouteMetrics>();
@@ -67,6 +69,9 @@ export class Metrics {
     this.connectionsRejected = new Counter({ name: c.connectionsRejected.name, help: c.connectionsRejected.help, labelNames: c.connectionsRejected.labels, registers: [registry] });
     this.upstream = new Counter({ name: c.upstreamRequestsTotal.name, help: c.upstreamRequestsTotal.help, labelNames: c.upstreamRequestsTotal.labels, registers: [registry] });
     this.errors = new Counter({ name: c.errorsTotal.name, help: c.errorsTotal.help, labelNames: c.errorsTotal.labels, registers: [registry] });
+    this.reloads = new Counter({ name: c.configReloads.name, help: c.configReloads.help, labelNames: c.configReloads.labels, registers: [registry] });
+    for (const r of ['applied', 'unchanged', 'rejected']) this.reloads.labels(r).inc(0);
+    this.generation = new Gauge({ name: c.configGeneration.name, help: c.configGeneration.help, registers: [registry] });
     this.buildInfo = new Gauge({ name: c.buildInfo.name, help: c.buildInfo.help, labelNames: c.buildInfo.labels, registers: [registry] });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PROCESS_METRICS_PREFIX });
   }
@@ -97,6 +102,14 @@ export class Metrics {
       this.errorChildren.set(code, child);
     }
     child.inc();
+  }
+
+  reloaded(result: 'applied' | 'unchanged' | 'rejected'): void {
+    this.reloads.labels(result).inc();
+  }
+
+  setGeneration(generation: number): void {
+    this.generation.set(generation);
   }
 
   setBuildInfo(version: string, configHash: string): void {

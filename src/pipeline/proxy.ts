@@ -118,6 +118,8 @@ function onRequestBodyError(this: IncomingMessage & { [kExchange]?: Exchange }):
 /** One proxied request: pipeline state and undici dispatch handler in one object. */
 export class Exchange implements Dispatcher.DispatchHandler, HeaderCollector {
   readonly ctx: ListenerContext;
+  /** The generation this request started under; it keeps it to the end (reload drains by it). */
+  readonly snapshot: Snapshot;
   readonly req: IncomingMessage;
   readonly res: ResWithExchange;
   readonly startNs: bigint;
@@ -146,6 +148,8 @@ export class Exchange implements Dispatcher.DispatchHandler, HeaderCollector {
 
   constructor(ctx: ListenerContext, snapshot: Snapshot, req: IncomingMessage, res: ServerResponse) {
     this.ctx = ctx;
+    this.snapshot = snapshot;
+    snapshot.usage.inflight++;
     this.req = req;
     this.res = res as ResWithExchange;
     this.startNs = process.hrtime.bigint();
@@ -350,6 +354,12 @@ export class Exchange implements Dispatcher.DispatchHandler, HeaderCollector {
     if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
     const ctx = this.ctx;
     ctx.metrics.activeRequests--;
+    const usage = this.snapshot.usage;
+    if (--usage.inflight === 0 && usage.onIdle !== null) {
+      const idle = usage.onIdle;
+      usage.onIdle = null;
+      idle();
+    }
     const endNs = process.hrtime.bigint();
     const seconds = Number(endNs - this.startNs) / 1e9;
     this.routeMetrics.done(this.req.method as string, this.status, seconds);

@@ -10,7 +10,7 @@ import type { ListenerContext } from '../pipeline/proxy.ts';
 /** Counts open client connections across every listener and enforces system max-connections. */
 export class ConnectionGate {
   open = 0;
-  readonly max: number;
+  max: number;
   constructor(max: number) { this.max = max; }
 }
 

@@ -1,7 +1,9 @@
-// Composition of one running proxy: snapshot, listeners, metrics listener, logs, graceful shutdown.
+// Composition of one running proxy: snapshot, listeners, metrics listener, logs, hot reload and
+// graceful shutdown.
 import type { Server } from 'node:http';
-import type { Config } from '../config/types.ts';
-import { compileSnapshot, releaseSnapshot } from '../compile/snapshot.ts';
+import type { Config, ListenerConfig } from '../config/types.ts';
+import { compileSnapshot, drained, releaseSnapshot } from '../compile/snapshot.ts';
+import type { Snapshot } from '../compile/snapshot.ts';
 import { Registry } from '../runtime/registry.ts';
 import { RuntimeState } from '../runtime/state.ts';
 import { Metrics } from '../observability/metrics.ts';
@@ -11,10 +13,26 @@ import type { ListenerContext } from '../pipeline/proxy.ts';
 import { ConnectionGate, createHttpListener, listen } from './http-listener.ts';
 import { createMetricsServer } from '../admin/metrics-server.ts';
 
+export interface ReloadOutcome {
+  /** `applied`: swapped in; `unchanged`: same hash, nothing to do; `rejected`: the old config stays. */
+  readonly result: 'applied' | 'unchanged' | 'rejected';
+  readonly generation: number;
+  /** Why a reload was rejected (one line per reason). */
+  readonly errors: readonly string[];
+}
+
 export interface RunningProxy {
   readonly listeners: ReadonlyArray<{ id: string; host: string; port: number }>;
   readonly metricsPort: number | null;
   readonly metrics: Metrics;
+  readonly generation: number;
+  /**
+   * Applies a validated config: compile, bind new listeners, swap in one assignment, then drain the
+   * old generation in the background (its in-flight requests finish on the config they started
+   * with) and release what no generation uses. Anything that cannot be applied without a restart
+   * rejects the whole reload; the running config stays.
+   */
+  reload(config: Config, configHash: string): Promise<ReloadOutcome>;
   /** Graceful: stop accepting, let in-flight finish up to the configured timeout, close the rest. */
   shutdown(): Promise<{ forced: boolean }>;
 }
@@ -26,71 +44,197 @@ export interface StartOptions {
   readonly logger: Logger;
 }
 
+interface BoundListener {
+  readonly id: string;
+  readonly config: ListenerConfig;
+  readonly port: number;
+  readonly server: Server;
+  readonly ctx: ListenerContext;
+}
+
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Settings that live for the whole process: a reload that changes them is refused. */
+function restartOnlyChanges(a: Config, b: Config): string[] {
+  const out: string[] = [];
+  const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+  if (a.system.workerThreads !== b.system.workerThreads) out.push('system worker-threads changed: this needs a restart');
+  if (!same(a.observability.metrics, b.observability.metrics)) out.push('observability metrics changed: this needs a restart');
+  if (!same(a.observability.logging.accessLog, b.observability.logging.accessLog)) out.push('observability access-log changed: this needs a restart');
+  return out;
+}
+
+/** Listener fields that node:http can take on a live server; anything else means a new bind. */
+function sameBinding(a: ListenerConfig, b: ListenerConfig): boolean {
+  return a.host === b.host && a.port === b.port && a.protocol === b.protocol;
+}
+
+function applyTimeouts(server: Server, l: ListenerConfig): void {
+  server.headersTimeout = l.headersTimeoutMs;
+  server.requestTimeout = l.requestTimeoutMs;
+  server.keepAliveTimeout = l.keepaliveTimeoutMs;
+  server.maxRequestsPerSocket = l.keepaliveMaxRequests;
+}
+
 export async function startProxy(o: StartOptions): Promise<RunningProxy> {
-  const { config, logger } = o;
+  const { logger } = o;
   const metrics = new Metrics();
   metrics.setBuildInfo(o.version, o.configHash);
   const registry = new Registry();
-  const snapshot = compileSnapshot(config, o.configHash, 1, registry, metrics);
-  const state = new RuntimeState(snapshot);
-  const accessLog: AccessLog | null = config.observability.logging.accessLog.enabled
-    ? createAccessLog(config.observability.logging.accessLog.destination)
+  let generation = 1;
+  const state = new RuntimeState(compileSnapshot(o.config, o.configHash, generation, registry, metrics));
+  metrics.setGeneration(generation);
+  const startConfig = o.config;
+  const accessLog: AccessLog | null = startConfig.observability.logging.accessLog.enabled
+    ? createAccessLog(startConfig.observability.logging.accessLog.destination)
     : null;
-  const gate = new ConnectionGate(config.system.maxConnections);
+  const gate = new ConnectionGate(startConfig.system.maxConnections);
   const startedAtMs = Date.now();
-
-  const bound: Array<{ id: string; host: string; port: number; server: Server; ctx: ListenerContext }> = [];
-  const servers: Server[] = [];
+  const bound = new Map<string, BoundListener>();
   let metricsServer: Server | null = null;
   let metricsPort: number | null = null;
-  try {
-    for (const l of config.listeners) {
-      const ctx: ListenerContext = { listenerId: l.id, scheme: 'http', state, metrics, accessLog, version: o.version, startedAtMs, draining: false };
-      const server = createHttpListener(l, ctx, gate);
-      servers.push(server);
+  let shuttingDown: Promise<{ forced: boolean }> | null = null;
+
+  const bindListener = async (l: ListenerConfig): Promise<BoundListener> => {
+    const ctx: ListenerContext = { listenerId: l.id, scheme: 'http', state, metrics, accessLog, version: o.version, startedAtMs, draining: false };
+    const server = createHttpListener(l, ctx, gate);
+    try {
       const port = await listen(server, l.id, l.host, l.port);
-      bound.push({ id: l.id, host: l.host, port, server, ctx });
-      logger.info({ listener: l.id, address: `${l.host.includes(':') ? `[${l.host}]` : l.host}:${port}` }, 'listener ready');
+      logger.info({ listener: l.id, address: `${formatHost(l.host)}:${port}` }, 'listener ready');
+      return { id: l.id, config: l, port, server, ctx };
+    } catch (err) {
+      server.close();
+      throw err;
     }
-    const m = config.observability.metrics;
+  };
+
+  /** Stops a listener gracefully: no new connections, idle ones closed, busy ones end after their response. */
+  const retireListener = (b: BoundListener): Promise<void> => {
+    b.ctx.draining = true;
+    const closed = closeServer(b.server);
+    b.server.closeIdleConnections();
+    logger.info({ listener: b.id }, 'listener closed');
+    return closed;
+  };
+
+  try {
+    for (const l of startConfig.listeners) {
+      const b = await bindListener(l);
+      bound.set(l.id, b);
+    }
+    const m = startConfig.observability.metrics;
     if (m.enabled) {
       metricsServer = createMetricsServer(metrics, m.path);
-      servers.push(metricsServer);
       metricsPort = await listen(metricsServer, 'metrics', m.host, m.port);
-      logger.info({ listener: 'metrics', address: `${m.host.includes(':') ? `[${m.host}]` : m.host}:${metricsPort}`, path: m.path }, 'metrics ready');
+      logger.info({ listener: 'metrics', address: `${formatHost(m.host)}:${metricsPort}`, path: m.path }, 'metrics ready');
     }
   } catch (err) {
-    for (const s of servers) s.close();
+    for (const b of bound.values()) b.server.close();
+    metricsServer?.close();
     await registry.destroyAll();
     throw err;
   }
 
-  let shuttingDown: Promise<{ forced: boolean }> | null = null;
+  // Reloads run one at a time, in the order they were asked for.
+  let reloadChain: Promise<unknown> = Promise.resolve();
+
+  const retire = (old: Snapshot): void => {
+    void drained(old).then(() => releaseSnapshot(old, registry)).then(() => {
+      logger.info({ generation: old.generation }, 'generation drained and released');
+    });
+  };
+
+  const doReload = async (config: Config, hash: string): Promise<ReloadOutcome> => {
+    const current = state.current;
+    if (shuttingDown !== null) {
+      metrics.reloaded('rejected');
+      return { result: 'rejected', generation: current.generation, errors: ['shutting down'] };
+    }
+    if (hash === current.hash) {
+      metrics.reloaded('unchanged');
+      logger.info({ generation: current.generation, config_hash: hash }, 'config reload: unchanged');
+      return { result: 'unchanged', generation: current.generation, errors: [] };
+    }
+    const errors = restartOnlyChanges(current.config, config);
+    if (errors.length > 0) {
+      metrics.reloaded('rejected');
+      logger.error({ errors }, 'config reload rejected: the running config stays');
+      return { result: 'rejected', generation: current.generation, errors };
+    }
+
+    // Preflight: compile (acquires pools) and bind every new or moved listener before anything
+    // changes for live traffic. Any failure undoes exactly what this reload acquired.
+    const next = compileSnapshot(config, hash, generation + 1, registry, metrics);
+    const fresh: BoundListener[] = [];
+    try {
+      for (const l of config.listeners) {
+        const existing = bound.get(l.id);
+        if (existing === undefined || !sameBinding(existing.config, l)) fresh.push(await bindListener(l));
+      }
+    } catch (err) {
+      for (const b of fresh) b.server.close();
+      await releaseSnapshot(next, registry);
+      const message = (err as Error).message;
+      metrics.reloaded('rejected');
+      logger.error({ error: message }, 'config reload rejected: the running config stays');
+      return { result: 'rejected', generation: current.generation, errors: [message] };
+    }
+
+    // Commit: one assignment switches every listener to the new generation.
+    generation += 1;
+    const old = state.swap(next);
+    gate.max = config.system.maxConnections;
+    logger.level = config.observability.logging.level;
+    const wanted = new Set(config.listeners.map((l) => l.id));
+    for (const b of fresh) {
+      const previous = bound.get(b.id);
+      bound.set(b.id, b);
+      if (previous !== undefined) void retireListener(previous);
+    }
+    for (const [id, b] of bound) {
+      if (!wanted.has(id)) { bound.delete(id); void retireListener(b); }
+    }
+    for (const l of config.listeners) {
+      const b = bound.get(l.id);
+      if (b !== undefined && !fresh.includes(b)) applyTimeouts(b.server, l);
+    }
+    metrics.setBuildInfo(o.version, hash);
+    metrics.setGeneration(generation);
+    metrics.reloaded('applied');
+    logger.info({ generation, config_hash: hash, previous_generation: old.generation, draining: old.usage.inflight }, 'config reloaded');
+    retire(old);
+    return { result: 'applied', generation, errors: [] };
+  };
+
+  const reload = (config: Config, hash: string): Promise<ReloadOutcome> => {
+    const run = reloadChain.then(() => doReload(config, hash));
+    reloadChain = run.catch(() => undefined);
+    return run;
+  };
+
   const shutdown = (): Promise<{ forced: boolean }> => {
     shuttingDown ??= (async () => {
-      const timeoutMs = config.system.gracefulShutdownTimeoutMs;
+      await reloadChain;
+      const timeoutMs = state.current.config.system.gracefulShutdownTimeoutMs;
       logger.info({ timeout_ms: timeoutMs, active_requests: metrics.activeRequests }, 'shutdown: draining');
-      for (const b of bound) b.ctx.draining = true;
-      const closed = bound.map((b) => {
-        const p = closeServer(b.server);
-        b.server.closeIdleConnections();
-        return p;
-      });
+      const listeners = [...bound.values()];
+      const closed = listeners.map((b) => retireListener(b));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeoutMs); });
       const forced = await Promise.race([Promise.all(closed).then(() => false), timedOut]);
       clearTimeout(timer);
       if (forced) {
         logger.warn({ active_requests: metrics.activeRequests }, 'shutdown: timeout reached, closing remaining connections');
-        for (const b of bound) b.server.closeAllConnections();
+        for (const b of listeners) b.server.closeAllConnections();
         await Promise.all(closed);
       }
       if (metricsServer !== null) { metricsServer.closeAllConnections(); await closeServer(metricsServer); }
-      await releaseSnapshot(state.current, registry);
       await registry.destroyAll();
       accessLog?.flush();
       logger.info({ forced }, 'shutdown: complete');
@@ -100,9 +244,11 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   };
 
   return {
-    listeners: bound.map((b) => ({ id: b.id, host: b.host, port: b.port })),
+    get listeners() { return [...bound.values()].map((b) => ({ id: b.id, host: b.config.host, port: b.port })); },
     metricsPort,
     metrics,
+    get generation() { return generation; },
+    reload,
     shutdown,
   };
 }
