@@ -1,11 +1,13 @@
 // Composition root: the only module that reads process.argv, process.env and installs signal
 // handlers. Everything below it takes plain values.
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { loadConfigIsolated } from '../config/isolated.ts';
 import { DEFAULT_CONFIG_FILE, DEFAULT_CONFIG_KDL } from '../config/default-kdl.ts';
 import { formatDiagnostics } from '../config/format.ts';
 import { configHash } from '../config/hash.ts';
-import type { LoadResult } from '../config/types.ts';
+import type { LoadResult, LogLevel } from '../config/types.ts';
+import { runPrimary, runWorker, workerCount } from '../server/cluster.ts';
 import { createLogger } from '../observability/log.ts';
 import { startProxy } from '../server/proxy-server.ts';
 import type { RunningProxy } from '../server/proxy-server.ts';
@@ -45,6 +47,11 @@ async function load(path: string | null): Promise<{ result: LoadResult; source: 
 }
 
 async function main(): Promise<number> {
+  // A multi-worker child: it gets its config from the primary over IPC.
+  if (cluster.isWorker) {
+    const logger = createLogger((process.env.SENTINEL_LOG_LEVEL as LogLevel | undefined) ?? 'info');
+    return runWorker({ version: VERSION, logger });
+  }
   const args = parseArgs(process.argv.slice(2));
   if (typeof args === 'string') {
     process.stderr.write(`sentinel: ${args}\n\n${USAGE}`);
@@ -73,6 +80,28 @@ async function main(): Promise<number> {
   const config = result.config;
   const logger = createLogger(config.observability.logging.level);
   const hash = configHash(config);
+  if (workerCount(config) !== 1) {
+    process.env.SENTINEL_LOG_LEVEL = config.observability.logging.level;
+    logger.info({ version: VERSION, config: source, config_hash: hash, pid: process.pid, workers: workerCount(config) }, 'sentinel primary starting');
+    try {
+      const code = await runPrimary({
+        config, hash, logger,
+        reloadConfig: async () => {
+          logger.info({ config: source }, 'config reload requested');
+          const next = (await load(path)).result;
+          if (next.config === null) {
+            logger.error({ diagnostics: next.diagnostics, text: formatDiagnostics(next.diagnostics) }, 'config reload rejected: invalid config; the running config stays');
+            return null;
+          }
+          return { config: next.config, hash: configHash(next.config) };
+        },
+      });
+      return code;
+    } catch (err) {
+      process.stderr.write(`sentinel: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   let proxy: RunningProxy;
   try {
     proxy = await startProxy({ config, configHash: hash, version: VERSION, logger });

@@ -11,6 +11,10 @@ export interface MetricSpec {
   readonly labels: readonly string[];
   readonly unit: string;
   readonly buckets?: readonly number[];
+  /** `primary`: exposed only by the primary process in multi-worker mode (src/server/cluster.ts). */
+  readonly scope?: 'primary';
+  /** How the primary combines the workers' series in multi-worker mode (prom-client aggregators). */
+  readonly aggregator?: 'sum' | 'max' | 'first';
 }
 
 /** Latency buckets in seconds: 0.5 ms to 60 s. */
@@ -73,6 +77,7 @@ export const CATALOGUE = {
     help: 'Config reloads by result: applied, unchanged (same hash), rejected (invalid or needing a restart; the running config stays).',
     labels: ['result'],
     unit: 'reloads',
+    aggregator: 'max',
   },
   configGeneration: {
     name: 'sentinel_config_generation',
@@ -80,6 +85,31 @@ export const CATALOGUE = {
     help: 'Generation number of the config serving new requests; starts at 1 and grows by one per applied reload.',
     labels: [],
     unit: 'generation',
+    aggregator: 'max',
+  },
+  workers: {
+    name: 'sentinel_workers',
+    type: 'gauge',
+    help: 'Worker processes currently running (multi-worker mode only).',
+    labels: [],
+    unit: 'processes',
+    scope: 'primary',
+  },
+  workerRestarts: {
+    name: 'sentinel_worker_restarts_total',
+    type: 'counter',
+    help: 'Workers that died and were replaced (multi-worker mode only).',
+    labels: [],
+    unit: 'restarts',
+    scope: 'primary',
+  },
+  workerGenerationMismatch: {
+    name: 'sentinel_worker_reload_mismatch_total',
+    type: 'counter',
+    help: 'Reloads after which the workers did not all serve the same generation (multi-worker mode only).',
+    labels: [],
+    unit: 'reloads',
+    scope: 'primary',
   },
   buildInfo: {
     name: 'sentinel_build_info',
@@ -87,6 +117,7 @@ export const CATALOGUE = {
     help: 'Always 1; labels carry the version and the hash of the running config.',
     labels: ['version', 'config_hash'],
     unit: 'info',
+    aggregator: 'max',
   },
 } as const satisfies Record<string, MetricSpec>;
 

@@ -69,10 +69,10 @@ export class Metrics {
     this.connectionsRejected = new Counter({ name: c.connectionsRejected.name, help: c.connectionsRejected.help, labelNames: c.connectionsRejected.labels, registers: [registry] });
     this.upstream = new Counter({ name: c.upstreamRequestsTotal.name, help: c.upstreamRequestsTotal.help, labelNames: c.upstreamRequestsTotal.labels, registers: [registry] });
     this.errors = new Counter({ name: c.errorsTotal.name, help: c.errorsTotal.help, labelNames: c.errorsTotal.labels, registers: [registry] });
-    this.reloads = new Counter({ name: c.configReloads.name, help: c.configReloads.help, labelNames: c.configReloads.labels, registers: [registry] });
+    this.reloads = new Counter({ name: c.configReloads.name, help: c.configReloads.help, labelNames: c.configReloads.labels, registers: [registry], aggregator: c.configReloads.aggregator });
     for (const r of ['applied', 'unchanged', 'rejected']) this.reloads.labels(r).inc(0);
-    this.generation = new Gauge({ name: c.configGeneration.name, help: c.configGeneration.help, registers: [registry] });
-    this.buildInfo = new Gauge({ name: c.buildInfo.name, help: c.buildInfo.help, labelNames: c.buildInfo.labels, registers: [registry] });
+    this.generation = new Gauge({ name: c.configGeneration.name, help: c.configGeneration.help, registers: [registry], aggregator: c.configGeneration.aggregator });
+    this.buildInfo = new Gauge({ name: c.buildInfo.name, help: c.buildInfo.help, labelNames: c.buildInfo.labels, registers: [registry], aggregator: c.buildInfo.aggregator });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PROCESS_METRICS_PREFIX });
   }
 

@@ -5,7 +5,8 @@ import { CATALOGUE_LIST } from './catalogue.ts';
 export function renderMetricsDoc(): string {
   const rows = CATALOGUE_LIST.map((m) => {
     const labels = m.labels.length === 0 ? '–' : m.labels.map((l) => `\`${l}\``).join(', ');
-    return `| \`${m.name}\` | ${m.type} | ${labels} | ${m.unit} | ${m.help} |`;
+    const scope = m.scope === 'primary' ? ' (primary)' : '';
+    return `| \`${m.name}\`${scope} | ${m.type} | ${labels} | ${m.unit} | ${m.help} |`;
   });
   return `# Metrics
 
@@ -21,6 +22,10 @@ come from the fixed table in docs/errors.md. Raw paths and client addresses are 
 | name | type | labels | unit | meaning |
 |---|---|---|---|---|
 ${rows.join('\n')}
+
+In multi-worker mode (\`system { worker-threads N }\`) the primary serves the metrics listener: it
+sums the workers' series (build info, generation and reload counts take the maximum instead) and
+adds the metrics marked "(primary)".
 
 Process metrics: prom-client's default collectors, named \`sentinel_process_*\` (CPU seconds,
 resident memory, open and maximum file descriptors, start time) and \`sentinel_nodejs_*\` (heap,

@@ -1,5 +1,6 @@
 // One HTTP/1.1 listener: node:http with the listener's timeouts, a global connection cap shared
 // by all listeners, and the request pipeline as its handler.
+import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -69,6 +70,8 @@ export function listen(server: Server, id: string, host: string, port: number): 
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen({ host, port, backlog: 4096, exclusive: true });
+    // In a cluster worker the listening socket is shared through the primary (exclusive: false);
+    // a single process binds its own.
+    server.listen({ host, port, backlog: 4096, exclusive: !cluster.isWorker });
   });
 }

@@ -1,0 +1,211 @@
+// Multi-process mode (`system { worker-threads N }`, N ≠ 1): the primary owns signals, config
+// loading and reload orchestration, the metrics endpoint (aggregating the workers' registries),
+// and replaces crashed workers with backoff. Workers run the ordinary single-process proxy on
+// listening sockets shared through node:cluster (the primary distributes connections).
+import cluster from 'node:cluster';
+import type { Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { Server } from 'node:http';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import type { Config } from '../config/types.ts';
+import type { Logger } from '../observability/log.ts';
+import { CATALOGUE } from '../observability/catalogue.ts';
+import { startProxy } from './proxy-server.ts';
+import type { ReloadOutcome, RunningProxy } from './proxy-server.ts';
+import { listen } from './http-listener.ts';
+
+export type PrimaryMessage =
+  | { readonly type: 'start'; readonly config: Config; readonly hash: string }
+  | { readonly type: 'reload'; readonly id: number; readonly config: Config; readonly hash: string }
+  | { readonly type: 'shutdown' };
+
+export type WorkerMessage =
+  | { readonly type: 'ready' }
+  | { readonly type: 'start-failed'; readonly error: string }
+  | { readonly type: 'reloaded'; readonly id: number; readonly outcome: ReloadOutcome; readonly hash: string };
+
+/** 0 means one worker per CPU. */
+export function workerCount(config: Config): number {
+  return config.system.workerThreads === 0 ? availableParallelism() : config.system.workerThreads;
+}
+
+/** The workers never serve metrics themselves: the primary aggregates them. */
+function forWorker(config: Config): Config {
+  return { ...config, observability: { ...config.observability, metrics: { ...config.observability.metrics, enabled: false } } };
+}
+
+// ---- worker side -------------------------------------------------------------------------------
+
+export function runWorker(o: { version: string; logger: Logger }): Promise<number> {
+  return new Promise((resolve) => {
+    let proxy: RunningProxy | null = null;
+    let stopping = false;
+    const send = (m: WorkerMessage) => { process.send?.(m); };
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      if (proxy === null) { resolve(0); return; }
+      proxy.shutdown().then(() => resolve(0), () => resolve(1));
+    };
+    process.on('message', (m: PrimaryMessage) => {
+      if (m.type === 'start') {
+        startProxy({ config: forWorker(m.config), configHash: m.hash, version: o.version, logger: o.logger }).then((p) => {
+          proxy = p;
+          // Constructing an AggregatorRegistry installs prom-client's worker-side IPC listener.
+          new AggregatorRegistry();
+          AggregatorRegistry.setRegistries([p.metrics.registry]);
+          send({ type: 'ready' });
+        }, (err: Error) => {
+          send({ type: 'start-failed', error: err.message });
+          resolve(1);
+        });
+      } else if (m.type === 'reload') {
+        if (proxy === null) return;
+        proxy.reload(forWorker(m.config), m.hash).then((outcome) => send({ type: 'reloaded', id: m.id, outcome, hash: m.hash }));
+      } else if (m.type === 'shutdown') {
+        stop();
+      }
+    });
+    // Ctrl-C reaches the whole process group: drain the same way as when the primary asks.
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    // A worker whose primary is gone has nobody to serve for.
+    process.on('disconnect', stop);
+  });
+}
+
+// ---- primary side ------------------------------------------------------------------------------
+
+export interface PrimaryOptions {
+  readonly config: Config;
+  readonly hash: string;
+  readonly logger: Logger;
+  /** Loads the config again for a reload; resolves with null when it is invalid (already logged). */
+  readonly reloadConfig: () => Promise<{ config: Config; hash: string } | null>;
+}
+
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5_000;
+const STABLE_MS = 30_000;
+
+export async function runPrimary(o: PrimaryOptions): Promise<number> {
+  const { logger } = o;
+  let config = o.config;
+  let hash = o.hash;
+  const count = workerCount(config);
+  const own = new Registry();
+  const restarts = new Counter({ name: CATALOGUE.workerRestarts.name, help: CATALOGUE.workerRestarts.help, registers: [own] });
+  const alive = new Gauge({ name: CATALOGUE.workers.name, help: CATALOGUE.workers.help, registers: [own] });
+  const mismatches = new Counter({ name: CATALOGUE.workerGenerationMismatch.name, help: CATALOGUE.workerGenerationMismatch.help, registers: [own] });
+  const aggregator = new AggregatorRegistry();
+  let shuttingDown = false;
+  let backoffMs = BACKOFF_MIN_MS;
+  const workers = new Set<Worker>();
+
+  const fork = (): Promise<void> => new Promise((resolve, reject) => {
+    const w = cluster.fork();
+    const startedAt = Date.now();
+    workers.add(w);
+    w.on('message', (m: WorkerMessage) => {
+      if (m.type === 'ready') { alive.set(workers.size); resolve(); }
+      else if (m.type === 'start-failed') reject(new Error(m.error));
+    });
+    w.once('online', () => w.send({ type: 'start', config, hash } satisfies PrimaryMessage));
+    w.once('exit', (code, signal) => {
+      workers.delete(w);
+      alive.set(workers.size);
+      if (shuttingDown) return;
+      reject(new Error(`worker exited during start (${signal ?? code})`));
+      restarts.inc();
+      if (Date.now() - startedAt > STABLE_MS) backoffMs = BACKOFF_MIN_MS;
+      logger.error({ pid: w.process.pid, code, signal, restart_in_ms: backoffMs }, 'worker died; replacing it');
+      const delay = backoffMs;
+      backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
+      setTimeout(() => { if (!shuttingDown) fork().catch((err: Error) => logger.error({ error: err.message }, 'worker replacement failed')); }, delay);
+    });
+  });
+
+  try {
+    await Promise.all(Array.from({ length: count }, fork));
+  } catch (err) {
+    shuttingDown = true;
+    for (const w of workers) w.process.kill('SIGKILL');
+    throw err;
+  }
+  logger.info({ workers: count }, 'workers ready');
+
+  let metricsServer: Server | null = null;
+  const m = config.observability.metrics;
+  if (m.enabled) {
+    const { createServer } = await import('node:http');
+    metricsServer = createServer((req, res) => {
+      const p = (req.url ?? '/').split('?')[0];
+      if (p !== m.path) { res.writeHead(404, { 'content-type': 'application/json' }); res.end('{"error":{"code":"ROUTE_NOT_FOUND","message":"Not found."}}'); return; }
+      Promise.all([aggregator.clusterMetrics(), own.metrics()]).then(([workersText, ownText]) => {
+        const text = workersText + '\n' + ownText;
+        res.writeHead(200, { 'content-type': aggregator.contentType, 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      }, (err: Error) => { res.writeHead(500, { 'content-type': 'text/plain' }); res.end(`metrics collection failed: ${err.message}\n`); });
+    });
+    const port = await listen(metricsServer, 'metrics', m.host, m.port);
+    logger.info({ listener: 'metrics', address: `${m.host.includes(':') ? `[${m.host}]` : m.host}:${port}`, path: m.path }, 'metrics ready');
+  }
+
+  logger.info({ pid: process.pid, workers: workers.size }, 'sentinel started');
+
+  let reloadId = 0;
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = () => {
+    reloading = reloading.then(async () => {
+      const next = await o.reloadConfig();
+      if (next === null) return;
+      const id = ++reloadId;
+      const replies = [...workers].map((w) => new Promise<WorkerMessage & { type: 'reloaded' }>((resolve) => {
+        const onMessage = (msg: WorkerMessage) => {
+          if (msg.type === 'reloaded' && msg.id === id) { w.off('message', onMessage); resolve(msg); }
+        };
+        w.on('message', onMessage);
+        w.send({ type: 'reload', id, config: next.config, hash: next.hash } satisfies PrimaryMessage);
+      }));
+      const results = await Promise.all(replies);
+      const applied = results.filter((r) => r.outcome.result !== 'rejected').length;
+      const generations = new Set(results.map((r) => r.outcome.generation));
+      if (applied === results.length) { config = next.config; hash = next.hash; }
+      if (generations.size > 1 || (applied > 0 && applied < results.length)) {
+        mismatches.inc();
+        logger.error({ results: results.map((r) => ({ result: r.outcome.result, generation: r.outcome.generation, errors: r.outcome.errors })) }, 'workers disagree after reload');
+      } else {
+        logger.info({ result: results[0]?.outcome.result, generation: results[0]?.outcome.generation, workers: results.length }, 'workers reloaded');
+      }
+    });
+  };
+  process.on('SIGHUP', reload);
+
+  return await new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        for (const w of workers) w.process.kill('SIGKILL');
+        resolve(1);
+        return;
+      }
+      shuttingDown = true;
+      process.off('SIGHUP', reload);
+      logger.info({ signal: sig, workers: workers.size }, 'shutdown requested');
+      const exits = [...workers].map((w) => new Promise<void>((r) => {
+        if (w.isDead()) { r(); return; }
+        w.once('exit', () => r());
+        w.send({ type: 'shutdown' } satisfies PrimaryMessage);
+      }));
+      void Promise.all(exits).then(() => {
+        metricsServer?.closeAllConnections();
+        metricsServer?.close();
+        logger.info({}, 'shutdown: complete');
+        resolve(0);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
