@@ -1,7 +1,7 @@
 // Command-line options of `npm run bench`. Pure.
 import type { BodyKind } from './types.ts';
 
-export const ALL_SCENARIOS = ['direct', 'sentinel', 'nginx', 'haproxy', 'http-proxy'] as const;
+export const ALL_SCENARIOS = ['direct', 'sentinel', 'nginx', 'haproxy', 'http-proxy', 'sentinel-2w', 'nginx-2w'] as const;
 
 export interface BenchArgs {
   readonly quick: boolean;

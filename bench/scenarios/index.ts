@@ -3,11 +3,11 @@
 import { directScenario } from './direct.ts';
 import { haproxyScenario } from './haproxy.ts';
 import { httpProxyScenario } from './http-proxy.ts';
-import { nginxScenario } from './nginx.ts';
-import { sentinelScenario } from './sentinel.ts';
+import { nginxScenario, nginxTwoWorkersScenario } from './nginx.ts';
+import { sentinelScenario, sentinelTwoWorkersScenario } from './sentinel.ts';
 import type { Scenario } from './types.ts';
 
-export const SCENARIOS: readonly Scenario[] = [directScenario, sentinelScenario, nginxScenario, haproxyScenario, httpProxyScenario];
+export const SCENARIOS: readonly Scenario[] = [directScenario, sentinelScenario, nginxScenario, haproxyScenario, httpProxyScenario, sentinelTwoWorkersScenario, nginxTwoWorkersScenario];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name);

@@ -8,8 +8,9 @@ import type { BackendAddress, Scenario } from './types.ts';
 const CLI = path.join(REPO_ROOT, 'bin', 'sentinel.js');
 
 /** The benchmark config: one listener, one catch-all route, one upstream; metrics and access log off. */
-export function sentinelBenchConfig(port: number, backend: BackendAddress): string {
-  return `listeners { listener "bench" { address "${LOOPBACK}:${port}" } }
+export function sentinelBenchConfig(port: number, backend: BackendAddress, workers = 1): string {
+  return `system { worker-threads ${workers} }
+listeners { listener "bench" { address "${LOOPBACK}:${port}" } }
 routes { route "all" { matches { path-prefix "/" }; upstream "backend" } }
 upstreams { upstream "backend" { target "${backend.host}:${backend.port}"; connection-pool { max-connections 128 } } }
 observability { metrics { enabled #false }; logging { access-log { enabled #false } } }
@@ -27,6 +28,28 @@ export const sentinelScenario: Scenario = {
       (port) => {
         writeFileSync(conf, sentinelBenchConfig(port, ctx.backend));
         return [...ctx.pinning.proxy, nodeBin(), CLI, 'run', '-c', conf];
+      },
+      { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
+    );
+  },
+};
+
+/**
+ * `sentinel-2w`: two worker processes behind the cluster primary. Not pinned: the point is scaling
+ * across both cores, so it shares them with the backend and the load generator (compare it with
+ * `nginx-2w`, never with the pinned one-process figures).
+ */
+export const sentinelTwoWorkersScenario: Scenario = {
+  name: 'sentinel-2w',
+  description: 'Sentinel, 2 worker processes (node:cluster), unpinned',
+  unavailableReason: () => (existsSync(CLI) ? null : `${CLI} not found`),
+  start: (ctx) => {
+    const conf = path.join(ctx.tmpDir, 'sentinel-2w.kdl');
+    return startListeningProcess(
+      'sentinel-2w',
+      (port) => {
+        writeFileSync(conf, sentinelBenchConfig(port, ctx.backend, 2));
+        return [nodeBin(), CLI, 'run', '-c', conf];
       },
       { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
     );
