@@ -86,6 +86,24 @@ beforeAll(async () => {
       })();
       return;
     }
+    if (req.url === '/firehose') {
+      // 64 MiB, written with backpressure; records how far it got and whether it is blocked.
+      const total = 64 * 1024 * 1024;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+      void (async () => {
+        const chunk = Buffer.alloc(65536, 9);
+        while (firehose.written < total) {
+          firehose.written += chunk.length;
+          if (!res.write(chunk)) {
+            firehose.blocked = true;
+            await new Promise((r) => res.once('drain', r));
+            firehose.blocked = false;
+          }
+        }
+        res.end();
+      })();
+      return;
+    }
     if (req.url === '/hop') {
       res.writeHead(200, [
         'Content-Type', 'text/plain',
@@ -171,6 +189,7 @@ observability { metrics { enabled #true; address "127.0.0.1:0" }; logging { leve
 }, 60_000);
 
 const aborts: string[] = [];
+const firehose = { written: 0, blocked: false };
 
 afterAll(async () => {
   if (process.env.SENTINEL_SPEC_DEBUG) console.log(proxy?.stderr());
@@ -264,6 +283,32 @@ describe('streaming', () => {
     expect(down.aborted).toBe(false);
     expect(down.body.length).toBe(total);
     expect(sha(down.body)).toBe(digest);
+  });
+
+  it('respects backpressure: a client that stops reading stops the upstream (bounded buffering)', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/firehose', agent: false }, (res) => {
+        res.pause();
+        void (async () => {
+          // Wait until the upstream is blocked on a full pipe and stays blocked while we do not read.
+          let stable = 0;
+          let last = -1;
+          while (stable < 10) {
+            await new Promise((r) => setTimeout(r, 50));
+            stable = firehose.blocked && firehose.written === last ? stable + 1 : 0;
+            last = firehose.written;
+          }
+          // Socket buffers on both hops plus undici's and Node's: far less than the 64 MiB body.
+          expect(firehose.written).toBeLessThan(24 * 1024 * 1024);
+          let received = 0;
+          res.on('data', (c: Buffer) => { received += c.length; });
+          res.on('end', () => { expect(received).toBe(64 * 1024 * 1024); resolve(); });
+          res.resume();
+        })().catch(reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
   });
 
   it('streams a Content-Length upload unchanged', async () => {
