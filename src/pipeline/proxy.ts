@@ -75,6 +75,8 @@ export function classifyUpstreamError(err: unknown): ErrorCode {
     case 'UND_ERR_INFO':
       return 'UPSTREAM_PROTOCOL_ERROR';
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_INVALID_ARG':
+      // undici refused a value that came from the client's request.
       return 'BAD_REQUEST';
   }
   if (typeof code === 'string' && code.startsWith('HPE_')) return 'UPSTREAM_PROTOCOL_ERROR';
@@ -446,6 +448,16 @@ function serveBuiltin(ex: Exchange, snapshot: Snapshot, handler: string): void {
 
 // ---- entry --------------------------------------------------------------------------------------
 
+/**
+ * RFC 3986 authority without userinfo: reg-name or IPv4, or an IPv6 literal in brackets, and an
+ * optional port. Used for the Host header and absolute-form targets; anything else is a 400.
+ */
+const AUTHORITY_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::[0-9]{1,5})?$/;
+
+export function isValidAuthority(value: string): boolean {
+  return value.length <= 255 && AUTHORITY_RE.test(value);
+}
+
 /** Splits a request-target into path and query; absolute-form yields its authority too. */
 function splitTarget(url: string): { path: string; query: string | null; authority: string | null } | null {
   let rest = url;
@@ -477,6 +489,10 @@ export function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: S
   ex.path = target.path;
   const hostHeader = req.headers.host;
   ex.host = target.authority ?? (typeof hostHeader === 'string' ? hostHeader : '');
+  if (ex.host !== '' && !isValidAuthority(ex.host)) {
+    ex.fail('BAD_REQUEST');
+    return;
+  }
   if (target.authority !== null) {
     // Absolute-form: forward origin-form upstream (RFC 9112 §3.2.2), the authority becomes Host.
     req.url = target.query === null ? target.path : `${target.path}?${target.query}`;
