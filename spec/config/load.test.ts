@@ -50,7 +50,8 @@ describe('loadConfigText: valid configs', () => {
     const { config, diagnostics } = load(FULL, 'full.kdl');
     expect(diagnostics).toEqual([]);
     const expected: Config = {
-      system: { workerThreads: 1, maxConnections: 500, gracefulShutdownTimeoutMs: 2500, traceIdFormat: 'tinyflake' },
+      system: { autoReload: false, workerThreads: 1, maxConnections: 500, gracefulShutdownTimeoutMs: 2500, traceIdFormat: 'tinyflake' },
+      admin: { enabled: false, host: '127.0.0.1', port: 9901 },
       listeners: [
         {
           id: 'http', host: '127.0.0.1', port: 8080, protocol: 'http', headersTimeoutMs: 5000, requestTimeoutMs: 30000,
@@ -88,7 +89,7 @@ describe('loadConfigText: valid configs', () => {
             { host: '::1', port: 3001, weight: 3 },
             { host: 'backend.internal', port: 3002, weight: 1 },
           ],
-          loadBalancing: 'weighted',
+          loadBalancing: { algorithm: 'weighted' },
           preserveHost: false,
           hostHeader: 'api.internal',
           timeouts: { connectMs: 250, headersMs: 10000, readMs: 20000, requestMs: 90000 },
@@ -110,11 +111,12 @@ describe('loadConfigText: valid configs', () => {
 routes { route "r" { matches { path "/" }; upstream "u" } }
 upstreams { upstream "u" { target "127.0.0.1:2" } }`);
     expect(diagnostics).toEqual([]);
-    expect(config?.system).toEqual({ workerThreads: 1, maxConnections: 10000, gracefulShutdownTimeoutMs: 30000, traceIdFormat: 'uuid' });
+    expect(config?.admin).toEqual({ enabled: false, host: '127.0.0.1', port: 9901 });
+    expect(config?.system).toEqual({ autoReload: false, workerThreads: 1, maxConnections: 10000, gracefulShutdownTimeoutMs: 30000, traceIdFormat: 'uuid' });
     expect(config?.listeners[0]).toMatchObject({ protocol: 'http', headersTimeoutMs: 10000, requestTimeoutMs: 60000, keepaliveTimeoutMs: 75000, keepaliveMaxRequests: 0, defaultRoute: null });
     expect(config?.routes[0]?.priority).toBe(50);
     expect(config?.upstreams[0]).toMatchObject({
-      loadBalancing: 'round_robin', preserveHost: true, hostHeader: null,
+      loadBalancing: { algorithm: 'round_robin' }, preserveHost: true, hostHeader: null,
       timeouts: { connectMs: 5000, headersMs: 30000, readMs: 30000, requestMs: 60000 }, pool: { maxConnections: 128, idleTimeoutMs: 60000 },
     });
     expect(config?.observability).toEqual({
@@ -147,7 +149,7 @@ upstreams { upstream "u" { target "127.0.0.1:2" } }`);
     for (const [name, lb] of [['round_robin', 'round_robin'], ['RoundRobin', 'round_robin'], ['weighted', 'weighted'], ['weighted_round_robin', 'weighted']] as const) {
       const text = `${MINIMAL}routes { route "u" { matches { path "/u" }; upstream "b" } }
 upstreams { upstream "b" { target "127.0.0.1:1"; load-balancing "${name}" } }`;
-      expect(load(text).config?.upstreams[0]?.loadBalancing).toBe(lb);
+      expect(load(text).config?.upstreams[0]?.loadBalancing).toEqual({ algorithm: lb });
     }
   });
 
@@ -197,15 +199,14 @@ describe('loadConfigText: diagnostics', () => {
   });
 
   it('not-implemented for recognised features', () => {
-    expect(only(`${MINIMAL}system { worker-threads 4 }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 25, message: 'multi-worker mode is not implemented yet (worker-threads must be 1)' });
     expect(only(`${MINIMAL}agents { }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 1 });
     expect(only(MINIMAL.replace('address "127.0.0.1:0"', 'address "127.0.0.1:0"; protocol "h2"'))).toMatchObject({ code: 'not-implemented', line: 1, column: 63 });
     expect(only(MINIMAL.replace('builtin-handler "status"', 'builtin-handler "status"; websocket #true'))).toMatchObject({ code: 'not-implemented', line: 2, column: 77 });
     expect(only(`${MINIMAL}observability { tracing { } }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 17 });
     expect(only(`${MINIMAL}observability { logging { format "combined" } }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 34 });
-    const lb = load(`${MINIMAL}routes { route "u" { matches { path "/u" }; upstream "b" } }\nupstreams { upstream "b" { target "127.0.0.1:1"; load-balancing "p2c"; health-check { } } }`);
-    expect(lb.diagnostics.map((d) => `${d.code}@${d.line}:${d.column}`)).toEqual(['not-implemented@4:65', 'not-implemented@4:72']);
-    expect(lb.diagnostics[0]?.message).toBe('load-balancing "power_of_two_choices" is not implemented yet');
+    const lb = load(`${MINIMAL}routes { route "u" { matches { path "/u" }; upstream "b" } }\nupstreams { upstream "b" { target "127.0.0.1:1"; load-balancing "Locality-Aware"; health-check { } } }`);
+    expect(lb.diagnostics.map((d) => `${d.code}@${d.line}:${d.column}`)).toEqual(['not-implemented@4:65', 'not-implemented@4:83']);
+    expect(lb.diagnostics[0]?.message).toBe('load-balancing "locality_aware" is not implemented yet');
   });
 
   it('invalid-type, missing-argument, extra-argument, unknown-property, unexpected-block', () => {
@@ -313,8 +314,8 @@ describe('loadConfigText: diagnostics', () => {
     expect(u('target "127.0.0.1:1" wieght=2')).toEqual(['unknown-property@4:49']);
     expect(u('target "127.0.0.1:1"; target "127.0.0.1:1"')).toEqual(['duplicate-target@4:50']);
     expect(u('target "127.0.0.1:1"; preserve-host #true; host-header "x"')).toEqual(['conflict@4:71']);
-    expect(u('target "127.0.0.1:1"; load-balancing "round-robin"')).toEqual(['invalid-value@4:65']);
-    expect(load(`${MINIMAL}routes { route "u" { matches { path "/u" }; upstream "b" } }\nupstreams { upstream "b" { target "127.0.0.1:1"; load-balancing "round-robin" } }`).diagnostics[0]?.hint).toBe('did you mean "round_robin"?');
+    expect(u('target "127.0.0.1:1"; load-balancing "round-robbin"')).toEqual(['invalid-value@4:65']);
+    expect(load(`${MINIMAL}routes { route "u" { matches { path "/u" }; upstream "b" } }\nupstreams { upstream "b" { target "127.0.0.1:1"; load-balancing "round-robbin" } }`).diagnostics[0]?.hint).toBe('did you mean "round_robin"?');
     expect(u('target "127.0.0.1:1"; timeouts { connect-secs 0 }')).toEqual(['invalid-value@4:74']);
     expect(u('target "127.0.0.1:1"; connection-pool { max-connections 0 }')).toEqual(['invalid-value@4:84']);
     expect(u('target "127.0.0.1:1" { address "127.0.0.1:2" }')).toEqual(['conflict@4:28']);
@@ -334,8 +335,24 @@ describe('loadConfigText: diagnostics', () => {
     const { diagnostics } = load(`system { worker-threads 2; bogus 1 }
 listeners { listener "h" { address "nope" } }
 routes { route "r" { matches { path "x" }; upstream "missing" } }
-upstreams { upstream "u" { target "127.0.0.1:1"; load-balancing "maglev" } }`);
-    expect(diagnostics.map((d) => d.code)).toEqual(['not-implemented', 'unknown-key', 'invalid-address', 'invalid-value', 'dangling-reference', 'unused-upstream', 'not-implemented']);
+upstreams { upstream "u" { target "127.0.0.1:1"; load-balancing "least_tokens" } }`);
+    expect(diagnostics.map((d) => d.code)).toEqual(['unknown-key', 'invalid-address', 'invalid-value', 'dangling-reference', 'unused-upstream', 'not-implemented']);
+  });
+});
+
+describe('system', () => {
+  it('reads auto-reload and the admin block, and checks the admin address for collisions', () => {
+    const { config } = load(`${MINIMAL}system { auto-reload #true }\nadmin { enabled #true; address "127.0.0.1:9999" }`);
+    expect(config?.system.autoReload).toBe(true);
+    expect(config?.admin).toEqual({ enabled: true, host: '127.0.0.1', port: 9999 });
+    expect(codes(`${MINIMAL}admin { enabled #true; address "127.0.0.1:9090" }`)).toContain('conflict@3:1');
+    expect(codes(`${MINIMAL}admin { enabld #true }`)).toEqual(['unknown-key@3:9']);
+  });
+
+  it('accepts worker-threads 0 (one per CPU) and N, and rejects negative counts', () => {
+    expect(load(`${MINIMAL}system { worker-threads 4 }`).config?.system.workerThreads).toBe(4);
+    expect(load(`${MINIMAL}system { worker-threads 0 }`).config?.system.workerThreads).toBe(0);
+    expect(codes(`${MINIMAL}system { worker-threads -1 }`)).toEqual(['invalid-value@3:25']);
   });
 });
 

@@ -29,6 +29,9 @@ export interface SourceLoc {
 export type TraceIdFormat = 'uuid' | 'tinyflake';
 
 export interface SystemConfig {
+  /** Reload when a config file (main or included) changes (debounced; polling where fs.watch fails). */
+  readonly autoReload: boolean;
+  /** 1 = one process; 0 = one worker per CPU; N = N workers behind a primary (node:cluster). */
   readonly workerThreads: number;
   readonly maxConnections: number;
   readonly gracefulShutdownTimeoutMs: number;
@@ -79,7 +82,48 @@ export interface RouteConfig {
   readonly loc: SourceLoc;
 }
 
-export type LoadBalancing = 'round_robin' | 'weighted';
+/** Algorithms that take no options. */
+export type SimpleAlgorithm = 'round_robin' | 'weighted' | 'least_connections' | 'weighted_least_connections' | 'random' | 'p2c' | 'ip_hash';
+/** Key-affine algorithms: they hash a request key. */
+export type HashAlgorithm = 'consistent_hash' | 'maglev';
+/** Latency-aware algorithms (`adaptive` is Sentinel's name for the same Peak-EWMA selector). */
+export type EwmaAlgorithm = 'peak_ewma' | 'adaptive';
+/** Every canonical algorithm name the config stores (aliases are resolved while loading). */
+export type LoadBalancingAlgorithm = SimpleAlgorithm | HashAlgorithm | EwmaAlgorithm | 'sticky';
+
+/**
+ * Request key of a hash algorithm: `client-ip`, `path`, `header:name` (name lower-cased),
+ * `cookie:NAME` or `query:NAME`. A key missing from a request hashes the client IP instead.
+ */
+export type HashKey = string;
+
+export type SameSitePolicy = 'Strict' | 'Lax' | 'None';
+
+/** Every algorithm except `sticky`, with its options (also the shape of a sticky fallback). */
+export type BaseLoadBalancing =
+  | { readonly algorithm: SimpleAlgorithm }
+  | { readonly algorithm: HashAlgorithm; readonly hashKey: HashKey }
+  | { readonly algorithm: EwmaAlgorithm; readonly decayMs: number };
+
+/** Cookie affinity: a request with a valid affinity cookie goes to its target, others to `fallback`. */
+export interface StickyLoadBalancing {
+  readonly algorithm: 'sticky';
+  readonly cookieName: string;
+  /** Max-Age of the cookie; 0 = session cookie. */
+  readonly ttlMs: number;
+  readonly cookiePath: string;
+  readonly secure: boolean;
+  readonly httpOnly: boolean;
+  readonly sameSite: SameSitePolicy;
+  readonly fallback: BaseLoadBalancing;
+  /**
+   * HMAC key of the cookie value. null: a random per-process key, so affinities survive reloads
+   * but not a restart, and do not span instances.
+   */
+  readonly secret: string | null;
+}
+
+export type LoadBalancing = BaseLoadBalancing | StickyLoadBalancing;
 
 export interface TargetConfig {
   readonly host: string;
@@ -133,8 +177,16 @@ export interface ObservabilityConfig {
   };
 }
 
+/** The admin listener: POST /reload and GET /status. Off by default; unauthenticated, so loopback only. */
+export interface AdminConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface Config {
   readonly system: SystemConfig;
+  readonly admin: AdminConfig;
   readonly listeners: readonly ListenerConfig[];
   readonly routes: readonly RouteConfig[];
   readonly upstreams: readonly UpstreamConfig[];

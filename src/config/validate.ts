@@ -3,23 +3,27 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Value } from 'kdljs';
 import type {
+  BaseLoadBalancing,
   BuiltinHandler,
   Config,
   Diagnostic,
   ListenerConfig,
+  HashKey,
   ListenerProtocol,
   LoadBalancing,
+  LoadBalancingAlgorithm,
   LogLevel,
   MatchCondition,
   RouteAction,
   RouteConfig,
+  SameSitePolicy,
   SourceLoc,
   TargetConfig,
   TraceIdFormat,
   UpstreamConfig,
 } from './types.ts';
 import type { LNode, LValue, Pos } from './kdl.ts';
-import { makeDiagnostic, suggestionHint } from './diagnostics.ts';
+import { closest, makeDiagnostic, suggestionHint } from './diagnostics.ts';
 
 /** A top-level node and whether it came from an included file. */
 export interface TopNode {
@@ -245,6 +249,8 @@ interface BlockSpec {
   readonly repeatable?: readonly string[];
   /** Recognised keys that are not implemented (each is an error). */
   readonly notImplemented?: readonly string[];
+  /** Keys valid elsewhere but not here: key → hint saying where they apply (an `unknown-key` error). */
+  readonly misplaced?: Readonly<Record<string, string>>;
 }
 
 function walkBlock(ctx: Ctx, block: LNode, path: string, spec: BlockSpec): void {
@@ -263,6 +269,8 @@ function walkBlock(ctx: Ctx, block: LNode, path: string, spec: BlockSpec): void 
       handler(child, childPath);
     } else if ((spec.notImplemented ?? []).includes(child.name)) {
       error(ctx, child, child.pos, 'not-implemented', `${q(child.name)} in ${spec.label} is not implemented yet`, childPath, NOT_IMPLEMENTED_HINT);
+    } else if (spec.misplaced !== undefined && Object.hasOwn(spec.misplaced, child.name)) {
+      error(ctx, child, child.pos, 'unknown-key', `${q(child.name)} does not apply to ${spec.label}`, childPath, spec.misplaced[child.name]);
     } else {
       error(ctx, child, child.pos, 'unknown-key', `unknown key ${q(child.name)} in ${spec.label}`, childPath, suggestionHint(child.name, valid));
     }
@@ -296,6 +304,7 @@ function nodePath(parent: string, node: LNode, id: string | undefined): string {
 // ---------- system ----------
 
 interface SystemAcc {
+  autoReload: boolean;
   workerThreads: number;
   maxConnections: number;
   gracefulShutdownTimeoutMs: number;
@@ -311,10 +320,6 @@ function readSystem(ctx: Ctx, block: LNode, acc: SystemAcc): void {
       'worker-threads': (n, p) => {
         const v = readInt(ctx, n, p, 0, 1024);
         if (v === undefined) return;
-        if (v !== 1) {
-          error(ctx, n, n.args[0]?.pos ?? n.pos, 'not-implemented', 'multi-worker mode is not implemented yet (worker-threads must be 1)', p);
-          return;
-        }
         acc.workerThreads = v;
       },
       'max-connections': (n, p) => {
@@ -329,8 +334,12 @@ function readSystem(ctx: Ctx, block: LNode, acc: SystemAcc): void {
         const v = readEnum<TraceIdFormat>(ctx, n, p, ['uuid', 'tinyflake']);
         if (v !== undefined) acc.traceIdFormat = v;
       },
+      'auto-reload': (n, p) => {
+        const v = readBool(ctx, n, p);
+        if (v !== undefined) acc.autoReload = v;
+      },
     },
-    notImplemented: ['auto-reload', 'daemon', 'pid-file', 'user', 'group', 'working-directory', 'route-cache-size'],
+    notImplemented: ['daemon', 'pid-file', 'user', 'group', 'working-directory', 'route-cache-size'],
   });
 }
 
@@ -633,26 +642,237 @@ function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc | undefi
   return { node, config: { id, priority, matches, action, loc: locOf(node) } };
 }
 
-// ---------- upstreams ----------
+// ---------- load balancing ----------
 
-const LB_ALIASES: Readonly<Record<string, LoadBalancing>> = {
-  round_robin: 'round_robin',
+/** Canonical names, as `parseAlgorithm` (upstream/select) returns them. */
+export const LB_ALGORITHMS: readonly LoadBalancingAlgorithm[] = [
+  'round_robin', 'weighted', 'least_connections', 'weighted_least_connections', 'random', 'p2c', 'ip_hash',
+  'consistent_hash', 'maglev', 'peak_ewma', 'adaptive', 'sticky',
+];
+// The same aliases as `parseAlgorithm` (config may not import upstream/; spec/config checks that
+// both accept exactly the same names).
+const LB_ALIASES: Readonly<Record<string, LoadBalancingAlgorithm>> = {
   roundrobin: 'round_robin',
-  weighted: 'weighted',
   weighted_round_robin: 'weighted',
-  'weighted-round-robin': 'weighted',
+  leastconnections: 'least_connections',
+  least_conn: 'least_connections',
+  weighted_least_conn: 'weighted_least_connections',
+  wlc: 'weighted_least_connections',
+  power_of_two_choices: 'p2c',
+  iphash: 'ip_hash',
+  consistenthash: 'consistent_hash',
+  peakewma: 'peak_ewma',
+  ewma: 'peak_ewma',
+  sticky_session: 'sticky',
+  stickysession: 'sticky',
 };
 const LB_NOT_IMPLEMENTED: Readonly<Record<string, string>> = {
-  least_connections: 'least_connections', leastconnections: 'least_connections',
-  weighted_least_connections: 'weighted_least_connections', weighted_least_conn: 'weighted_least_connections', wlc: 'weighted_least_connections',
-  random: 'random', ip_hash: 'ip_hash', iphash: 'ip_hash', consistent_hash: 'consistent_hash', consistenthash: 'consistent_hash',
-  maglev: 'maglev', power_of_two_choices: 'power_of_two_choices', p2c: 'power_of_two_choices',
-  peak_ewma: 'peak_ewma', peakewma: 'peak_ewma', ewma: 'peak_ewma', adaptive: 'adaptive',
-  sticky: 'sticky', sticky_session: 'sticky', stickysession: 'sticky',
   locality_aware: 'locality_aware', localityaware: 'locality_aware', locality: 'locality_aware',
   deterministic_subset: 'deterministic_subset', subset: 'deterministic_subset', subsetting: 'deterministic_subset',
   least_tokens_queued: 'least_tokens_queued', leasttokensqueued: 'least_tokens_queued', least_tokens: 'least_tokens_queued',
 };
+
+function normalizeLbName(name: string): string {
+  return name.trim().toLowerCase().replaceAll('-', '_');
+}
+
+/** Canonical algorithm for a configured name (case-insensitive, '-' read as '_', aliases), or null. */
+export function parseLoadBalancingName(name: string): LoadBalancingAlgorithm | null {
+  const n = normalizeLbName(name);
+  if ((LB_ALGORITHMS as readonly string[]).includes(n)) return n as LoadBalancingAlgorithm;
+  return Object.hasOwn(LB_ALIASES, n) ? (LB_ALIASES[n] ?? null) : null;
+}
+
+const HTTP_TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Cookie Path attribute value: starts with "/", printable ASCII without ";" (RFC 6265). */
+const COOKIE_PATH_RE = /^\/[\x20-\x3a\x3c-\x7e]*$/;
+/** Browsers cap cookie lifetimes at 400 days (RFC 6265bis). */
+const MAX_COOKIE_TTL_SECS = 400 * 86_400;
+const MIN_STICKY_SECRET_CHARS = 16;
+const SAME_SITE: Readonly<Record<string, SameSitePolicy>> = { strict: 'Strict', lax: 'Lax', none: 'None' };
+const HASH_KEY_KINDS = ['header', 'cookie', 'query'] as const;
+const HASH_KEY_FORMS = 'expected "client-ip", "path", "header:NAME", "cookie:NAME" or "query:NAME"';
+
+/**
+ * Validates a hash key; returns its stored form (header names lower-cased) or an error message.
+ * Accepts exactly what `parseHashKey` (upstream/select) accepts.
+ */
+export function parseHashKeyConfig(s: string): { key: HashKey } | { error: string; hint: string } {
+  if (s === 'client-ip' || s === 'path') return { key: s };
+  const colon = s.indexOf(':');
+  if (colon < 0) {
+    return { error: `invalid hash-key ${q(s)}`, hint: suggestionHint(s, ['client-ip', 'path', 'header:NAME', 'cookie:NAME', 'query:NAME'], 'valid forms') ?? HASH_KEY_FORMS };
+  }
+  const kind = s.slice(0, colon);
+  const name = s.slice(colon + 1);
+  if (!(HASH_KEY_KINDS as readonly string[]).includes(kind)) {
+    const c = closest(kind, HASH_KEY_KINDS);
+    return { error: `invalid hash-key ${q(s)}: unknown source ${q(kind)}`, hint: c !== undefined ? `did you mean "${c}:${name}"?` : HASH_KEY_FORMS };
+  }
+  if (!HTTP_TOKEN_RE.test(name)) return { error: `invalid hash-key ${q(s)}: ${q(name)} is not a valid ${kind} name`, hint: HASH_KEY_FORMS };
+  return { key: kind === 'header' ? `header:${name.toLowerCase()}` : s };
+}
+
+/** Where each option applies, for "does not apply" hints. */
+const LB_OPTION_HOMES: Readonly<Record<string, string>> = {
+  'hash-key': 'consistent_hash, maglev',
+  'decay-secs': 'peak_ewma, adaptive',
+  'cookie-name': 'sticky',
+  'cookie-ttl-secs': 'sticky',
+  'cookie-path': 'sticky',
+  'cookie-secure': 'sticky',
+  'cookie-http-only': 'sticky',
+  'cookie-same-site': 'sticky',
+  fallback: 'sticky',
+  secret: 'sticky',
+};
+
+function misplacedHints(keys: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, home] of Object.entries(LB_OPTION_HOMES)) if (!keys.includes(k)) out[k] = `${q(k)} applies to load-balancing ${home}`;
+  return out;
+}
+
+/**
+ * `load-balancing "<name>" [{ options }]` (and a sticky `fallback "<name>" [{ options }]`, where
+ * `sticky` is refused). Returns undefined after reporting any problem.
+ */
+function readLoadBalancing(ctx: Ctx, n: LNode, p: string, upstreamLabel: string, isFallback: false): LoadBalancing | undefined;
+function readLoadBalancing(ctx: Ctx, n: LNode, p: string, upstreamLabel: string, isFallback: true): BaseLoadBalancing | undefined;
+function readLoadBalancing(ctx: Ctx, n: LNode, p: string, upstreamLabel: string, isFallback: boolean): LoadBalancing | undefined {
+  rejectProps(ctx, n, p);
+  const first = n.args[0];
+  if (first === undefined) {
+    error(ctx, n, n.pos, 'missing-argument', `${q(n.name)} needs an algorithm name`, p, `e.g. ${n.name} "round_robin"`);
+    return undefined;
+  }
+  const extra = n.args[1];
+  if (extra !== undefined) error(ctx, n, extra.pos, 'extra-argument', `${q(n.name)} takes one algorithm name, got ${n.args.length}`, p, 'options go in a { } block');
+  const name = expectString(ctx, n, first, p);
+  if (name === undefined) return undefined;
+  const algorithm = parseLoadBalancingName(name);
+  if (algorithm === null) {
+    const norm = normalizeLbName(name);
+    const ni = LB_NOT_IMPLEMENTED[norm];
+    if (ni !== undefined) {
+      error(ctx, n, first.pos, 'not-implemented', `load-balancing ${q(ni)} is not implemented yet`, p, `supported: ${LB_ALGORITHMS.map(q).join(', ')}`);
+    } else {
+      // A near miss of an alias suggests the alias's canonical name.
+      const near = closest(norm, [...LB_ALGORITHMS, ...Object.keys(LB_ALIASES), ...Object.keys(LB_NOT_IMPLEMENTED)]);
+      const canonical = near === undefined ? undefined : (LB_ALIASES[near] ?? LB_NOT_IMPLEMENTED[near] ?? near);
+      const names = [...LB_ALGORITHMS, ...new Set(Object.values(LB_NOT_IMPLEMENTED))];
+      const hint = canonical !== undefined ? `did you mean ${q(canonical)}?` : suggestionHint(norm, names, 'valid values');
+      error(ctx, n, first.pos, 'invalid-value', `unknown load-balancing algorithm ${q(name)}`, p, hint);
+    }
+    return undefined;
+  }
+  if (isFallback && algorithm === 'sticky') {
+    error(ctx, n, first.pos, 'invalid-value', 'the sticky fallback cannot itself be "sticky"', p, 'use e.g. fallback "round_robin"');
+    return undefined;
+  }
+  const label = `${n.name} ${q(algorithm)} of ${upstreamLabel}`;
+  let ok = true;
+  /** Wraps a reader: a value it rejects (undefined) marks the whole block invalid. */
+  const take = <T>(v: T | undefined, set: (v: T) => void): void => {
+    if (v === undefined) ok = false;
+    else set(v);
+  };
+  const keys: Record<string, (c: LNode, cp: string) => void> = {};
+  let hashKey: HashKey = 'client-ip';
+  let decayMs = 10_000;
+  const sticky = {
+    cookieName: 'SERVERID', ttlMs: 3_600_000, cookiePath: '/', secure: true, httpOnly: true,
+    sameSite: 'Lax' as SameSitePolicy, secret: null as string | null,
+  };
+  let fallback: BaseLoadBalancing = { algorithm: 'round_robin' };
+  let secureNode: LNode | undefined;
+  let sameSiteNode: LNode | undefined;
+  switch (algorithm) {
+    case 'consistent_hash':
+    case 'maglev':
+      keys['hash-key'] = (c, cp) => {
+        const s = readString(ctx, c, cp);
+        if (s === undefined) { ok = false; return; }
+        const r = parseHashKeyConfig(s);
+        if ('error' in r) {
+          ok = false;
+          error(ctx, c, c.args[0]?.pos ?? c.pos, 'invalid-value', r.error, cp, r.hint);
+        } else hashKey = r.key;
+      };
+      break;
+    case 'peak_ewma':
+    case 'adaptive':
+      keys['decay-secs'] = (c, cp) => take(readSecsAsMs(ctx, c, cp), (v) => { decayMs = v; });
+      break;
+    case 'sticky':
+      keys['cookie-name'] = (c, cp) => {
+        const s = readString(ctx, c, cp);
+        if (s === undefined) { ok = false; return; }
+        if (!HTTP_TOKEN_RE.test(s)) {
+          ok = false;
+          error(ctx, c, c.args[0]?.pos ?? c.pos, 'invalid-value', `cookie-name ${q(s)} is not a valid cookie name`, cp, 'use letters, digits and !#$%&\'*+-.^_`|~');
+        } else sticky.cookieName = s;
+      };
+      keys['cookie-ttl-secs'] = (c, cp) => take(readInt(ctx, c, cp, 0, MAX_COOKIE_TTL_SECS), (v) => { sticky.ttlMs = v * 1000; });
+      keys['cookie-path'] = (c, cp) => {
+        const s = readString(ctx, c, cp);
+        if (s === undefined) { ok = false; return; }
+        if (!COOKIE_PATH_RE.test(s)) {
+          ok = false;
+          error(ctx, c, c.args[0]?.pos ?? c.pos, 'invalid-value', `cookie-path ${q(s)} must start with "/" and contain no ";" or control characters`, cp);
+        } else sticky.cookiePath = s;
+      };
+      keys['cookie-secure'] = (c, cp) => {
+        secureNode = c;
+        take(readBool(ctx, c, cp), (v) => { sticky.secure = v; });
+      };
+      keys['cookie-http-only'] = (c, cp) => take(readBool(ctx, c, cp), (v) => { sticky.httpOnly = v; });
+      keys['cookie-same-site'] = (c, cp) => {
+        sameSiteNode = c;
+        const s = readString(ctx, c, cp);
+        if (s === undefined) { ok = false; return; }
+        const lower = s.toLowerCase();
+        const v = Object.hasOwn(SAME_SITE, lower) ? SAME_SITE[lower] : undefined;
+        if (v === undefined) {
+          ok = false;
+          error(ctx, c, c.args[0]?.pos ?? c.pos, 'invalid-value', `invalid cookie-same-site ${q(s)}`, cp, suggestionHint(lower, Object.keys(SAME_SITE), 'valid values'));
+        } else sticky.sameSite = v;
+      };
+      keys['fallback'] = (c, cp) => take(readLoadBalancing(ctx, c, cp, upstreamLabel, true), (v) => { fallback = v; });
+      keys['secret'] = (c, cp) => {
+        const s = readString(ctx, c, cp);
+        if (s === undefined) { ok = false; return; }
+        if (s.length < MIN_STICKY_SECRET_CHARS) {
+          ok = false;
+          error(ctx, c, c.args[0]?.pos ?? c.pos, 'invalid-value', `sticky secret is too short (${s.length} characters, at least ${MIN_STICKY_SECRET_CHARS})`, cp,
+            'use a long random string, e.g. the output of `openssl rand -base64 32`');
+        } else sticky.secret = s;
+      };
+      break;
+  }
+  if (n.hasBlock) walkBlock(ctx, n, p, { label, keys, misplaced: misplacedHints(Object.keys(keys)) });
+  if (!ok || ctx.diags.some((d) => d.severity === 'error' && d.path.startsWith(`${p}/`))) return undefined;
+  if (algorithm === 'sticky' && sticky.sameSite === 'None' && !sticky.secure) {
+    const at = sameSiteNode ?? secureNode ?? n;
+    error(ctx, at, at.pos, 'conflict', 'cookie-same-site "none" requires cookie-secure #true', p, 'browsers reject SameSite=None cookies without Secure');
+    return undefined;
+  }
+  switch (algorithm) {
+    case 'consistent_hash':
+    case 'maglev':
+      return { algorithm, hashKey };
+    case 'peak_ewma':
+    case 'adaptive':
+      return { algorithm, decayMs };
+    case 'sticky':
+      return { algorithm, ...sticky, fallback };
+    default:
+      return { algorithm };
+  }
+}
+
+// ---------- upstreams ----------
+
 const UPSTREAM_NOT_IMPLEMENTED = ['health-check', 'circuit-breaker', 'retry-policy', 'tls', 'http-version', 'discovery'];
 
 interface UpstreamAcc {
@@ -709,7 +929,7 @@ function readUpstream(ctx: Ctx, node: LNode, parentPath: string): UpstreamAcc | 
   const targetNodes = new Map<string, LNode>();
   let sawTarget = false;
   let targetsOk = true;
-  let loadBalancing: LoadBalancing = 'round_robin';
+  let loadBalancing: LoadBalancing = { algorithm: 'round_robin' };
   let preserveHostNode: LNode | undefined;
   let preserveHost: boolean | undefined;
   let hostHeader: string | null = null;
@@ -737,19 +957,7 @@ function readUpstream(ctx: Ctx, node: LNode, parentPath: string): UpstreamAcc | 
         targets.push(t);
       },
       'load-balancing': (n, p) => {
-        const s = readString(ctx, n, p);
-        if (s === undefined) return;
-        const lower = s.toLowerCase();
-        const pos = n.args[0]?.pos ?? n.pos;
-        const lb = LB_ALIASES[lower];
-        const ni = LB_NOT_IMPLEMENTED[lower];
-        if (lb !== undefined) loadBalancing = lb;
-        else if (ni !== undefined) {
-          error(ctx, n, pos, 'not-implemented', `load-balancing ${q(ni)} is not implemented yet`, p, 'supported: "round_robin", "weighted"');
-        } else {
-          const names = ['round_robin', 'weighted', ...new Set(Object.values(LB_NOT_IMPLEMENTED))];
-          error(ctx, n, pos, 'invalid-value', `unknown load-balancing algorithm ${q(s)}`, p, suggestionHint(lower.replaceAll('-', '_'), names, 'valid values'));
-        }
+        loadBalancing = readLoadBalancing(ctx, n, p, label, false) ?? loadBalancing;
       },
       'preserve-host': (n, p) => {
         preserveHostNode = n;
@@ -903,11 +1111,31 @@ function readObservability(ctx: Ctx, block: LNode, acc: ObsAcc): void {
   });
 }
 
+// ---------- admin ----------
+
+interface AdminAcc { enabled: boolean; host: string; port: number; node: LNode | undefined }
+
+function readAdmin(ctx: Ctx, block: LNode, acc: AdminAcc): void {
+  const path = 'admin';
+  checkBlockNode(ctx, block, path);
+  acc.node = block;
+  walkBlock(ctx, block, path, {
+    label: 'admin',
+    keys: {
+      enabled: (n, p) => { acc.enabled = readBool(ctx, n, p) ?? acc.enabled; },
+      address: (n, p) => {
+        const a = readAddress(ctx, n, p, 0);
+        if (a !== undefined) { acc.host = a.host; acc.port = a.port; }
+      },
+    },
+  });
+}
+
 // ---------- top level ----------
 
-const TOP_LEVEL = ['schema-version', 'system', 'listeners', 'routes', 'upstreams', 'observability', 'include'];
+const TOP_LEVEL = ['schema-version', 'system', 'listeners', 'routes', 'upstreams', 'observability', 'admin', 'include'];
 const TOP_NOT_IMPLEMENTED = ['filters', 'agents', 'waf', 'namespace', 'limits', 'rate-limits', 'cache'];
-const FORBIDDEN_IN_INCLUDE = ['schema-version', 'system', 'observability'];
+const FORBIDDEN_IN_INCLUDE = ['schema-version', 'system', 'observability', 'admin'];
 
 /** Records a declared id (valid or not, so references to it are not reported as dangling). */
 function checkRawId(ctx: Ctx, kind: string, seen: Map<string, LNode>, node: LNode, parentPath: string): boolean {
@@ -930,7 +1158,8 @@ function danglingHint(id: string, available: readonly string[], kind: string): s
 /** Validates the merged top-level nodes; `mainFile` is used for whole-config diagnostics. */
 export function validateConfig(top: readonly TopNode[], files: readonly string[], mainFile: string): { config: Config | null; diagnostics: Diagnostic[] } {
   const ctx: Ctx = { diags: [], upstreamRefs: [], routeRefs: [] };
-  const system: SystemAcc = { workerThreads: 1, maxConnections: 10_000, gracefulShutdownTimeoutMs: 30_000, traceIdFormat: 'uuid' };
+  const admin: AdminAcc = { enabled: false, host: '127.0.0.1', port: 9901, node: undefined };
+  const system: SystemAcc = { autoReload: false, workerThreads: 1, maxConnections: 10_000, gracefulShutdownTimeoutMs: 30_000, traceIdFormat: 'uuid' };
   const obs: ObsAcc = {
     metrics: { enabled: true, host: '127.0.0.1', port: 9090, path: '/metrics' },
     metricsAddressNode: undefined,
@@ -953,7 +1182,7 @@ export function validateConfig(top: readonly TopNode[], files: readonly string[]
         'included files may only contain listeners, routes, upstreams and include; move it to the main file');
       continue;
     }
-    if (name === 'schema-version' || name === 'system' || name === 'observability') {
+    if (name === 'schema-version' || name === 'system' || name === 'observability' || name === 'admin') {
       const first = onceBlocks.get(name);
       if (first !== undefined) {
         error(ctx, node, node.pos, 'duplicate-block', `${q(name)} appears twice (first at ${where(first)})`, name, 'merge them into one block');
@@ -1018,6 +1247,9 @@ export function validateConfig(top: readonly TopNode[], files: readonly string[]
       case 'observability':
         readObservability(ctx, node, obs);
         break;
+      case 'admin':
+        readAdmin(ctx, node, admin);
+        break;
       default:
         if (TOP_NOT_IMPLEMENTED.includes(name)) {
           error(ctx, node, node.pos, 'not-implemented', `top-level block ${q(name)} is not implemented yet`, name, NOT_IMPLEMENTED_HINT);
@@ -1061,6 +1293,17 @@ export function validateConfig(top: readonly TopNode[], files: readonly string[]
     }
   }
 
+  if (admin.enabled) {
+    const clash = (host: string, port: number) => port === admin.port && port !== 0 && (host === admin.host || host === '0.0.0.0' || admin.host === '0.0.0.0' || host === '::' || admin.host === '::');
+    const n = admin.node;
+    for (const l of listeners) {
+      if (clash(l.config.host, l.config.port)) error(ctx, n ?? l.node, n?.pos ?? l.node.pos, 'conflict', `admin address ${admin.host}:${admin.port} collides with listener ${q(l.config.id)}`, 'admin/address', 'give the admin listener its own port');
+    }
+    if (obs.metrics.enabled && clash(obs.metrics.host, obs.metrics.port) && n !== undefined) {
+      error(ctx, n, n.pos, 'conflict', `admin address ${admin.host}:${admin.port} collides with the metrics address`, 'admin/address', 'give the admin listener its own port');
+    }
+  }
+
   const fileOrder = new Map(files.map((f, i) => [f, i]));
   const diagnostics = ctx.diags
     .map((d, i) => ({ d, i }))
@@ -1078,6 +1321,7 @@ export function validateConfig(top: readonly TopNode[], files: readonly string[]
         metrics: { ...obs.metrics },
         logging: { level: obs.level, accessLog: { ...obs.accessLog } },
       },
+      admin: { enabled: admin.enabled, host: admin.host, port: admin.port },
       files: [...files],
     },
     diagnostics,

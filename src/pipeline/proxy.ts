@@ -131,7 +131,12 @@ export class Exchange implements Dispatcher.DispatchHandler, HeaderCollector {
   readonly clientIp: string;
   bytesIn = 0;
   path = '';
+  /** Raw query string without '?', or null (SelectContext for hash-based selectors). */
+  query: string | null = null;
   host = '';
+  /** Set-Cookie value from a sticky selector that set a new affinity for this request. */
+  private stickyCookie: string | null = null;
+  private began = false;
   route: CompiledRoute | null = null;
   routeMetrics: RouteMetrics;
   upstream: UpstreamRuntime | null = null;
@@ -158,7 +163,7 @@ export class Exchange implements Dispatcher.DispatchHandler, HeaderCollector {
     this.routeMetrics = snapshot.unmatched;
     this.clientIp = req.socket.remoteAddress ?? '';
     const rid = req.headers['x-request-id'];
-    this.requestId = typeof rid === 'string' && isAcceptableRequestId(rid) ? rid : newRequestId();
+    this.requestId = typeof rid === 'string' && isAcceptableRequestId(rid) ? rid : newRequestId(snapshot.config.system.traceIdFormat);
     const tp = req.headers.traceparent;
     const parsed = typeof tp === 'string' ? parseTraceparent(tp) : null;
     this.traceparent = parsed !== null ? (tp as string) : newTraceparent();
@@ -169,16 +174,24 @@ export class Exchange implements Dispatcher.DispatchHandler, HeaderCollector {
 
   readonly traceparent: string;
 
+  /** SelectContext: the request headers (lower-case names, as Node delivers them). */
+  get headers(): IncomingMessage['headers'] {
+    return this.req.headers;
+  }
+
   // ---- forward ----------------------------------------------------------------------------
 
   forward(upstream: UpstreamRuntime): void {
     this.upstream = upstream;
-    const target = upstream.pick();
+    const target = upstream.pick(this);
     if (target === null) {
       this.fail('UPSTREAM_NO_HEALTHY');
       return;
     }
+    this.stickyCookie = upstream.stickyCookie();
     this.target = target;
+    upstream.begin(target);
+    this.began = true;
     const t = upstream.config.timeouts;
     this.timer = setTimeout(onTotalTimeout, t.requestMs, this);
     const req = this.req;
@@ -265,6 +278,7 @@ export class Exchange implements Dispatcher.DispatchHandler, HeaderCollector {
     }
     out.push('via', appendListValue(this.via, VIA_TOKEN));
     out.push('x-request-id', this.requestId);
+    if (this.stickyCookie !== null) out.push('set-cookie', this.stickyCookie);
     if (this.ctx.draining) out.push('connection', 'close');
     try {
       if (statusMessage !== undefined && statusMessage !== '') this.res.writeHead(statusCode, statusMessage, out);
@@ -364,6 +378,13 @@ export class Exchange implements Dispatcher.DispatchHandler, HeaderCollector {
     }
     const endNs = process.hrtime.bigint();
     const seconds = Number(endNs - this.startNs) / 1e9;
+    if (this.began && this.upstream !== null && this.target !== null) {
+      // Outcome for load-aware selectors: a 5xx or an upstream error is a failure; a client that
+      // went away says nothing about the target.
+      const ok = this.errorCode === 'CLIENT_CLOSED_REQUEST' ? null : this.errorCode === undefined && this.status < 500;
+      const upstreamMs = Number((this.upstreamEndNs === 0n ? endNs : this.upstreamEndNs) - this.upstreamStartNs) / 1e6;
+      this.upstream.end(this.target, upstreamMs, ok);
+    }
     this.routeMetrics.done(this.req.method as string, this.status, seconds);
     const log = ctx.accessLog;
     if (log !== null) {
@@ -487,6 +508,7 @@ export function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: S
     return;
   }
   ex.path = target.path;
+  ex.query = target.query;
   const hostHeader = req.headers.host;
   ex.host = target.authority ?? (typeof hostHeader === 'string' ? hostHeader : '');
   if (ex.host !== '' && !isValidAuthority(ex.host)) {

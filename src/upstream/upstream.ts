@@ -1,7 +1,11 @@
-// The runtime form of one configured upstream: its targets (each with a pooled transport) and
-// the balancer that picks one per request.
+// The runtime form of one configured upstream: its targets (each with a pooled transport), the
+// selector built from its `load-balancing` config, and the per-target in-flight counts that the
+// load-aware selectors read. Health is not wired yet: every target is available.
+import { randomBytes } from 'node:crypto';
 import type { Pool } from 'undici';
-import type { LoadBalancing, UpstreamConfig } from '../config/types.ts';
+import type { BaseLoadBalancing, LoadBalancing, UpstreamConfig } from '../config/types.ts';
+import { createSelector, makeEndpoints } from './select/create-selector.ts';
+import type { Algorithm, EndpointState, SelectContext, Selector, SelectorOptions } from './select/types.ts';
 
 export interface TargetRuntime {
   /** `host:port`, used in metrics and logs. */
@@ -13,68 +17,119 @@ export interface TargetRuntime {
   readonly authority: string;
 }
 
-export interface Balancer {
-  /** Index of the next target, or -1 when there is none. Never loops. */
-  next(): number;
-}
-
-/** Plain round-robin over the targets. */
-export function roundRobin(count: number): Balancer {
-  let i = -1;
-  return {
-    next() {
-      if (count === 0) return -1;
-      i = i + 1 >= count ? 0 : i + 1;
-      return i;
-    },
-  };
-}
+let processStickySecret: Uint8Array | null = null;
 
 /**
- * Smooth weighted round-robin (nginx): each pick adds every weight to its current value, takes the
- * largest, and subtracts the total from it. Spreads a 5:1:1 pool as a,a,b,a,c,a,a rather than in bursts.
+ * HMAC key for sticky cookies when the config gives none: random, once per process, so affinities
+ * survive reloads but not a restart, and are not shared between instances.
  */
-export function smoothWeighted(weights: readonly number[]): Balancer {
-  const current = new Float64Array(weights.length);
-  let total = 0;
-  for (const w of weights) total += w;
-  return {
-    next() {
-      let best = -1;
-      let bestValue = -Infinity;
-      for (let i = 0; i < weights.length; i++) {
-        const v = (current[i] as number) + (weights[i] as number);
-        current[i] = v;
-        if (v > bestValue) { bestValue = v; best = i; }
-      }
-      if (best >= 0) current[best] = (current[best] as number) - total;
-      return best;
-    },
-  };
+function defaultStickySecret(): Uint8Array {
+  processStickySecret ??= randomBytes(32);
+  return processStickySecret;
 }
 
-export function createBalancer(algorithm: LoadBalancing, weights: readonly number[]): Balancer {
-  switch (algorithm) {
-    case 'round_robin': return roundRobin(weights.length);
-    case 'weighted': return smoothWeighted(weights);
+function baseOptions(lb: BaseLoadBalancing): SelectorOptions {
+  switch (lb.algorithm) {
+    case 'consistent_hash':
+    case 'maglev':
+      return { hashKey: lb.hashKey };
+    case 'peak_ewma':
+    case 'adaptive':
+      return { ewmaDecayMs: lb.decayMs };
+    default:
+      return {};
   }
+}
+
+/** The selector algorithm and options for a validated `load-balancing` config. */
+export function selectorSpec(lb: LoadBalancing): { algorithm: Algorithm; options: SelectorOptions } {
+  if (lb.algorithm !== 'sticky') return { algorithm: lb.algorithm, options: baseOptions(lb) };
+  return {
+    algorithm: 'sticky',
+    options: {
+      ...baseOptions(lb.fallback),
+      sticky: {
+        cookieName: lb.cookieName,
+        ttlMs: lb.ttlMs,
+        path: lb.cookiePath,
+        secure: lb.secure,
+        httpOnly: lb.httpOnly,
+        sameSite: lb.sameSite,
+        fallback: lb.fallback.algorithm,
+        secret: lb.secret ?? defaultStickySecret(),
+      },
+    },
+  };
 }
 
 export class UpstreamRuntime {
   readonly id: string;
   readonly config: UpstreamConfig;
   readonly targets: readonly TargetRuntime[];
-  private readonly balancer: Balancer;
+  readonly selector: Selector;
+  private readonly indexOf: Map<TargetRuntime, number>;
+  private readonly inflight: Uint32Array;
+  private readonly state: EndpointState;
+  private cookie: string | null = null;
 
-  constructor(config: UpstreamConfig, targets: readonly TargetRuntime[]) {
+  /** `targets[i]` must be the runtime of `config.targets[i]`. Throws on a config the loader would reject. */
+  constructor(config: UpstreamConfig, targets: readonly TargetRuntime[], options: Pick<SelectorOptions, 'rng' | 'clock'> = {}) {
+    if (targets.length !== config.targets.length) throw new Error(`upstream "${config.id}": ${targets.length} target runtimes for ${config.targets.length} targets`);
     this.id = config.id;
     this.config = config;
     this.targets = targets;
-    this.balancer = createBalancer(config.loadBalancing, targets.map((t) => t.weight));
+    this.indexOf = new Map(targets.map((t, i) => [t, i]));
+    const inflight = new Uint32Array(targets.length);
+    this.inflight = inflight;
+    this.state = {
+      available: () => true,
+      inFlight: (i) => inflight[i] ?? 0,
+    };
+    const spec = selectorSpec(config.loadBalancing);
+    this.selector = createSelector(spec.algorithm, makeEndpoints(config.targets), { ...spec.options, ...options });
   }
 
-  pick(): TargetRuntime | null {
-    const i = this.balancer.next();
+  /**
+   * The target for a request, or null when none is available. Read `stickyCookie()` right after
+   * (synchronously): it belongs to this pick. `exclude` holds target indexes a retry already tried.
+   */
+  pick(ctx: SelectContext, exclude?: ReadonlySet<number>): TargetRuntime | null {
+    const i = this.selector.select(ctx, this.state, exclude);
+    this.cookie = this.selector.setCookie ?? null;
     return i < 0 ? null : (this.targets[i] ?? null);
+  }
+
+  /** `sticky` only: the Set-Cookie value the response to the last pick must carry, or null. */
+  stickyCookie(): string | null {
+    return this.cookie;
+  }
+
+  /** Index of a target of this upstream, or -1. */
+  indexOfTarget(target: TargetRuntime): number {
+    return this.indexOf.get(target) ?? -1;
+  }
+
+  /** The exchange with `target` starts: counts it in flight. Pair with exactly one `end`. */
+  begin(target: TargetRuntime): void {
+    const i = this.indexOfTarget(target);
+    if (i >= 0) this.inflight[i] = this.inflight[i]! + 1;
+  }
+
+  /**
+   * The exchange with `target` is over. `ok` is reported to latency-aware selectors (`peak_ewma`
+   * learns `latencyMs`, a failure counts as slow); null = no verdict (e.g. the client went away),
+   * only the in-flight count drops.
+   */
+  end(target: TargetRuntime, latencyMs: number, ok: boolean | null): void {
+    const i = this.indexOfTarget(target);
+    if (i < 0) return;
+    const n = this.inflight[i]!;
+    if (n > 0) this.inflight[i] = n - 1;
+    if (ok !== null) this.selector.onResult?.(i, latencyMs, ok);
+  }
+
+  /** Requests currently in flight to target `i`. */
+  inFlight(i: number): number {
+    return this.inflight[i] ?? 0;
   }
 }
