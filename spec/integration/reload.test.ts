@@ -198,3 +198,47 @@ describe('hot reload (SIGHUP)', () => {
     expect((await get(port, '/variant')).body).toBe('A');
   });
 });
+
+describe('reload triggers: file watch and admin endpoint', () => {
+  it('auto-reload picks up a changed file; POST /reload on the admin listener reloads and reports', async () => {
+    const base = (variant: string, extra: string) => `
+system { auto-reload #true }
+admin { enabled #true; address "127.0.0.1:0" }
+listeners { listener "main" { address "127.0.0.1:0" } }
+routes { route "v-${variant}" { matches { path "/variant" }; builtin-handler "status" } }
+observability { metrics { enabled #false }; logging { level "info"; access-log { enabled #false } } }
+${extra}`;
+    const p = await startSentinel(base('one', ''), { listeners: ['main'] });
+    try {
+      while (!p.stderr().includes('"msg":"admin ready"')) await new Promise((r) => setTimeout(r, 10));
+      const adminLine = p.stderr().split('\n').find((l) => l.includes('"msg":"admin ready"')) as string;
+      const adminPort = Number((JSON.parse(adminLine) as { address: string }).address.split(':').pop());
+      const mainPort = p.ports.get('main') as number;
+      const generation = async () => (JSON.parse((await get(mainPort, '/variant')).body) as { generation: number }).generation;
+      expect(await generation()).toBe(1);
+
+      // File watch: a save is picked up without any signal.
+      writeFileSync(join(p.dir, 'sentinel.kdl'), base('two', ''));
+      while ((await generation()) !== 2) await new Promise((r) => setTimeout(r, 50));
+
+      // Admin: GET is refused, POST reloads (here: unchanged), an invalid file is reported.
+      const get405 = await fetch(`http://127.0.0.1:${adminPort}/reload`);
+      expect(get405.status).toBe(405);
+      const unchanged = await fetch(`http://127.0.0.1:${adminPort}/reload`, { method: 'POST' });
+      expect(unchanged.status).toBe(200);
+      expect(await unchanged.json()).toEqual({ result: 'unchanged', generation: 2, errors: [] });
+      // Stop watching-induced reloads from racing: write the invalid file and ask explicitly.
+      writeFileSync(join(p.dir, 'sentinel.kdl'), base('three', 'bogus-block { }'));
+      const rejected = await fetch(`http://127.0.0.1:${adminPort}/reload`, { method: 'POST' });
+      expect(rejected.status).toBe(422);
+      const body = await rejected.json() as { result: string; errors: string[] };
+      expect(body.result).toBe('rejected');
+      expect(body.errors.join('\n')).toContain('unknown-block');
+      expect(await generation()).toBe(2);
+      const status = await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json() as { generation: number; last_reload: { report: { result: string } } };
+      expect(status.generation).toBe(2);
+    } finally {
+      await p.stop();
+    }
+  });
+});

@@ -7,10 +7,17 @@ import { DEFAULT_CONFIG_FILE, DEFAULT_CONFIG_KDL } from '../config/default-kdl.t
 import { formatDiagnostics } from '../config/format.ts';
 import { configHash } from '../config/hash.ts';
 import type { LoadResult, LogLevel } from '../config/types.ts';
-import { runPrimary, runWorker, workerCount } from '../server/cluster.ts';
+import { runWorker, startPrimary, workerCount } from '../server/cluster.ts';
+import type { Config } from '../config/types.ts';
+import type { ReloadOutcome } from '../server/proxy-server.ts';
+import type { Server } from 'node:http';
+import { createAdminServer } from '../admin/admin-server.ts';
+import type { ReloadReport } from '../admin/admin-server.ts';
+import { watchConfigFiles } from '../runtime/watch.ts';
+import type { ConfigWatcher } from '../runtime/watch.ts';
+import { listen } from '../server/http-listener.ts';
 import { createLogger } from '../observability/log.ts';
 import { startProxy } from '../server/proxy-server.ts';
-import type { RunningProxy } from '../server/proxy-server.ts';
 
 const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -80,61 +87,96 @@ async function main(): Promise<number> {
   const config = result.config;
   const logger = createLogger(config.observability.logging.level);
   const hash = configHash(config);
-  if (workerCount(config) !== 1) {
-    process.env.SENTINEL_LOG_LEVEL = config.observability.logging.level;
-    logger.info({ version: VERSION, config: source, config_hash: hash, pid: process.pid, workers: workerCount(config) }, 'sentinel primary starting');
-    try {
-      const code = await runPrimary({
-        config, hash, logger,
-        reloadConfig: async () => {
-          logger.info({ config: source }, 'config reload requested');
-          const next = (await load(path)).result;
-          if (next.config === null) {
-            logger.error({ diagnostics: next.diagnostics, text: formatDiagnostics(next.diagnostics) }, 'config reload rejected: invalid config; the running config stays');
-            return null;
-          }
-          return { config: next.config, hash: configHash(next.config) };
-        },
-      });
-      return code;
-    } catch (err) {
-      process.stderr.write(`sentinel: ${(err as Error).message}\n`);
-      return 1;
-    }
-  }
-  let proxy: RunningProxy;
+  const multi = workerCount(config) !== 1;
+  if (multi) process.env.SENTINEL_LOG_LEVEL = config.observability.logging.level;
+
+  // One handle over both modes: a single process, or a primary in front of workers.
+  let target: {
+    readonly generation: number;
+    reload(c: Config, h: string): Promise<ReloadOutcome>;
+    rejected(): void;
+    shutdown(): Promise<unknown>;
+    kill(): void;
+  };
   try {
-    proxy = await startProxy({ config, configHash: hash, version: VERSION, logger });
+    if (multi) {
+      logger.info({ version: VERSION, config: source, config_hash: hash, pid: process.pid, workers: workerCount(config) }, 'sentinel primary starting');
+      target = await startPrimary({ config, hash, logger });
+    } else {
+      const proxy = await startProxy({ config, configHash: hash, version: VERSION, logger });
+      logger.info({ version: VERSION, config: source, config_hash: hash, pid: process.pid }, 'sentinel started');
+      target = {
+        get generation() { return proxy.generation; },
+        reload: (c, h) => proxy.reload(c, h),
+        rejected: () => proxy.metrics.reloaded('rejected'),
+        shutdown: () => proxy.shutdown(),
+        kill: () => undefined,
+      };
+    }
   } catch (err) {
     process.stderr.write(`sentinel: ${(err as Error).message}\n`);
     return 1;
   }
-  logger.info({ version: VERSION, config: source, config_hash: hash, pid: process.pid }, 'sentinel started');
 
-  // SIGHUP: reload from the same source. The loader runs in a child process, the diagnostics of a
-  // rejected config go to the log, and the running config stays.
-  let reloading: Promise<void> = Promise.resolve();
-  const onReload = () => {
-    reloading = reloading.then(async () => {
-      logger.info({ config: source }, 'config reload requested');
+  // Reload: the same pipeline for SIGHUP, the file watch and the admin endpoint. The loader runs
+  // in a child process; a rejected config's diagnostics go to the log and the running config stays.
+  let lastReload: { at: string; trigger: string; report: ReloadReport } | null = null;
+  let files: readonly string[] = config.files;
+  let chain: Promise<unknown> = Promise.resolve();
+  const reload = (trigger: string): Promise<ReloadReport> => {
+    const run = chain.then(async (): Promise<ReloadReport> => {
+      logger.info({ config: source, trigger }, 'config reload requested');
       let next: LoadResult;
       try {
         next = (await load(path)).result;
       } catch (err) {
-        proxy.metrics.reloaded('rejected');
-        logger.error({ error: (err as Error).message }, 'config reload rejected: the loader failed; the running config stays');
-        return;
+        target.rejected();
+        const message = (err as Error).message;
+        logger.error({ error: message }, 'config reload rejected: the loader failed; the running config stays');
+        return { result: 'rejected', generation: target.generation, errors: [message] };
       }
       if (next.config === null) {
-        proxy.metrics.reloaded('rejected');
-        logger.error({ diagnostics: next.diagnostics, text: formatDiagnostics(next.diagnostics) }, 'config reload rejected: invalid config; the running config stays');
-        return;
+        target.rejected();
+        const text = formatDiagnostics(next.diagnostics);
+        logger.error({ diagnostics: next.diagnostics, text }, 'config reload rejected: invalid config; the running config stays');
+        return { result: 'rejected', generation: target.generation, errors: next.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}:${d.line}:${d.column}: ${d.code}: ${d.message}`) };
       }
-      const outcome = await proxy.reload(next.config, configHash(next.config));
-      if (outcome.result === 'applied' && next.diagnostics.length > 0) logger.warn({ diagnostics: next.diagnostics }, 'config reloaded with warnings');
-    });
+      const outcome = await target.reload(next.config, configHash(next.config));
+      if (outcome.result === 'applied') {
+        files = next.config.files;
+        watcher?.setFiles(files);
+        if (next.diagnostics.length > 0) logger.warn({ diagnostics: next.diagnostics }, 'config reloaded with warnings');
+      }
+      return outcome;
+    }).then((report) => { lastReload = { at: new Date().toISOString(), trigger, report }; return report; });
+    chain = run.catch(() => undefined);
+    return run;
   };
-  process.on('SIGHUP', onReload);
+  const onHup = () => { void reload('SIGHUP'); };
+  process.on('SIGHUP', onHup);
+
+  const watcher: ConfigWatcher | null = config.system.autoReload && path !== null
+    ? watchConfigFiles(files, () => { void reload('file-watch'); }, { debounceMs: 250, pollIntervalMs: 1000 })
+    : null;
+  if (watcher !== null) logger.info({ files, mode: watcher.mode }, 'watching config files for changes');
+
+  let admin: Server | null = null;
+  const a = config.admin;
+  if (a.enabled) {
+    admin = createAdminServer({
+      reload,
+      status: () => ({ version: VERSION, pid: process.pid, config: source, generation: target.generation, last_reload: lastReload }),
+    });
+    try {
+      const port = await listen(admin, 'admin', a.host, a.port);
+      logger.info({ listener: 'admin', address: `${a.host.includes(':') ? `[${a.host}]` : a.host}:${port}` }, 'admin ready');
+    } catch (err) {
+      logger.error({ error: (err as Error).message }, 'admin listener failed; shutting down');
+      await target.shutdown();
+      process.stderr.write(`sentinel: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
 
   return await new Promise<number>((resolve) => {
     let signals = 0;
@@ -142,12 +184,16 @@ async function main(): Promise<number> {
       signals++;
       if (signals > 1) {
         logger.warn({ signal: sig }, 'second signal: exiting now');
+        target.kill();
         resolve(1);
         return;
       }
       logger.info({ signal: sig }, 'shutdown requested');
-      process.off('SIGHUP', onReload);
-      proxy.shutdown().then(() => resolve(0), (err: Error) => { logger.error({ err }, 'shutdown failed'); resolve(1); });
+      process.off('SIGHUP', onHup);
+      watcher?.close();
+      admin?.closeAllConnections();
+      admin?.close();
+      target.shutdown().then(() => resolve(0), (err: Error) => { logger.error({ err }, 'shutdown failed'); resolve(1); });
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

@@ -17,6 +17,7 @@ import { listen } from './http-listener.ts';
 export type PrimaryMessage =
   | { readonly type: 'start'; readonly config: Config; readonly hash: string }
   | { readonly type: 'reload'; readonly id: number; readonly config: Config; readonly hash: string }
+  | { readonly type: 'count-rejected' }
   | { readonly type: 'shutdown' };
 
 export type WorkerMessage =
@@ -62,6 +63,8 @@ export function runWorker(o: { version: string; logger: Logger }): Promise<numbe
       } else if (m.type === 'reload') {
         if (proxy === null) return;
         proxy.reload(forWorker(m.config), m.hash).then((outcome) => send({ type: 'reloaded', id: m.id, outcome, hash: m.hash }));
+      } else if (m.type === 'count-rejected') {
+        proxy?.metrics.reloaded('rejected');
       } else if (m.type === 'shutdown') {
         stop();
       }
@@ -80,18 +83,29 @@ export interface PrimaryOptions {
   readonly config: Config;
   readonly hash: string;
   readonly logger: Logger;
-  /** Loads the config again for a reload; resolves with null when it is invalid (already logged). */
-  readonly reloadConfig: () => Promise<{ config: Config; hash: string } | null>;
+}
+
+export interface RunningPrimary {
+  readonly generation: number;
+  /** Sends the config to every worker; the outcome is theirs when they agree, else `rejected`. */
+  reload(config: Config, hash: string): Promise<ReloadOutcome>;
+  /** Counts a reload rejected before it reached the workers (invalid config). */
+  rejected(): void;
+  /** Asks every worker to drain and waits until they have all exited. */
+  shutdown(): Promise<void>;
+  /** Kills every worker at once (second signal). */
+  kill(): void;
 }
 
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 const STABLE_MS = 30_000;
 
-export async function runPrimary(o: PrimaryOptions): Promise<number> {
+export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
   const { logger } = o;
   let config = o.config;
   let hash = o.hash;
+  let generation = 1;
   const count = workerCount(config);
   const own = new Registry();
   const restarts = new Counter({ name: CATALOGUE.workerRestarts.name, help: CATALOGUE.workerRestarts.help, registers: [own] });
@@ -150,62 +164,54 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     const port = await listen(metricsServer, 'metrics', m.host, m.port);
     logger.info({ listener: 'metrics', address: `${m.host.includes(':') ? `[${m.host}]` : m.host}:${port}`, path: m.path }, 'metrics ready');
   }
-
   logger.info({ pid: process.pid, workers: workers.size }, 'sentinel started');
 
   let reloadId = 0;
-  let reloading: Promise<void> = Promise.resolve();
-  const reload = () => {
-    reloading = reloading.then(async () => {
-      const next = await o.reloadConfig();
-      if (next === null) return;
-      const id = ++reloadId;
-      const replies = [...workers].map((w) => new Promise<WorkerMessage & { type: 'reloaded' }>((resolve) => {
-        const onMessage = (msg: WorkerMessage) => {
-          if (msg.type === 'reloaded' && msg.id === id) { w.off('message', onMessage); resolve(msg); }
-        };
-        w.on('message', onMessage);
-        w.send({ type: 'reload', id, config: next.config, hash: next.hash } satisfies PrimaryMessage);
-      }));
-      const results = await Promise.all(replies);
-      const applied = results.filter((r) => r.outcome.result !== 'rejected').length;
-      const generations = new Set(results.map((r) => r.outcome.generation));
-      if (applied === results.length) { config = next.config; hash = next.hash; }
-      if (generations.size > 1 || (applied > 0 && applied < results.length)) {
-        mismatches.inc();
-        logger.error({ results: results.map((r) => ({ result: r.outcome.result, generation: r.outcome.generation, errors: r.outcome.errors })) }, 'workers disagree after reload');
-      } else {
-        logger.info({ result: results[0]?.outcome.result, generation: results[0]?.outcome.generation, workers: results.length }, 'workers reloaded');
-      }
-    });
+  const reload = async (next: Config, nextHash: string): Promise<ReloadOutcome> => {
+    const id = ++reloadId;
+    const replies = [...workers].map((w) => new Promise<WorkerMessage & { type: 'reloaded' }>((resolve) => {
+      const onMessage = (msg: WorkerMessage) => {
+        if (msg.type === 'reloaded' && msg.id === id) { w.off('message', onMessage); resolve(msg); }
+      };
+      w.on('message', onMessage);
+      w.send({ type: 'reload', id, config: next, hash: nextHash } satisfies PrimaryMessage);
+    }));
+    const results = await Promise.all(replies);
+    const applied = results.filter((r) => r.outcome.result !== 'rejected').length;
+    const generations = new Set(results.map((r) => r.outcome.generation));
+    if (applied === results.length) { config = next; hash = nextHash; }
+    const first = results[0]?.outcome ?? { result: 'rejected' as const, generation, errors: ['no workers'] };
+    if (generations.size > 1 || (applied > 0 && applied < results.length)) {
+      mismatches.inc();
+      logger.error({ results: results.map((r) => ({ result: r.outcome.result, generation: r.outcome.generation, errors: r.outcome.errors })) }, 'workers disagree after reload');
+      return { result: 'rejected', generation: Math.max(...generations), errors: ['workers disagree after reload'] };
+    }
+    generation = first.generation;
+    logger.info({ result: first.result, generation: first.generation, workers: results.length }, 'workers reloaded');
+    return first;
   };
-  process.on('SIGHUP', reload);
 
-  return await new Promise<number>((resolve) => {
-    let signals = 0;
-    const onSignal = (sig: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) {
-        for (const w of workers) w.process.kill('SIGKILL');
-        resolve(1);
-        return;
-      }
+  return {
+    get generation() { return generation; },
+    reload,
+    // The reload counter lives in the workers' registries (aggregated with max): each counts it.
+    rejected() { for (const w of workers) w.send({ type: 'count-rejected' } satisfies PrimaryMessage); },
+    async shutdown() {
       shuttingDown = true;
-      process.off('SIGHUP', reload);
-      logger.info({ signal: sig, workers: workers.size }, 'shutdown requested');
+      logger.info({ workers: workers.size }, 'shutdown: draining workers');
       const exits = [...workers].map((w) => new Promise<void>((r) => {
         if (w.isDead()) { r(); return; }
         w.once('exit', () => r());
         w.send({ type: 'shutdown' } satisfies PrimaryMessage);
       }));
-      void Promise.all(exits).then(() => {
-        metricsServer?.closeAllConnections();
-        metricsServer?.close();
-        logger.info({}, 'shutdown: complete');
-        resolve(0);
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+      await Promise.all(exits);
+      metricsServer?.closeAllConnections();
+      metricsServer?.close();
+      logger.info({}, 'shutdown: complete');
+    },
+    kill() {
+      shuttingDown = true;
+      for (const w of workers) w.process.kill('SIGKILL');
+    },
+  };
 }

@@ -39,6 +39,7 @@ export function createHttpListener(config: ListenerConfig, ctx: ListenerContext,
   server.maxRequestsPerSocket = config.keepaliveMaxRequests;
   const openGauge = ctx.metrics.activeConnections.labels(config.id);
   const rejected = ctx.metrics.connectionsRejected.labels(config.id);
+  rejected.inc(0); // a series from the start: dashboards read 0 rather than no data
   server.on('connection', (socket: Socket) => {
     if (gate.open >= gate.max) {
       rejected.inc();

@@ -67,6 +67,8 @@ function restartOnlyChanges(a: Config, b: Config): string[] {
   if (a.system.workerThreads !== b.system.workerThreads) out.push('system worker-threads changed: this needs a restart');
   if (!same(a.observability.metrics, b.observability.metrics)) out.push('observability metrics changed: this needs a restart');
   if (!same(a.observability.logging.accessLog, b.observability.logging.accessLog)) out.push('observability access-log changed: this needs a restart');
+  if (!same(a.admin, b.admin)) out.push('admin changed: this needs a restart');
+  if (a.system.autoReload !== b.system.autoReload) out.push('system auto-reload changed: this needs a restart');
   return out;
 }
 
