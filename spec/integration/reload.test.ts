@@ -127,7 +127,7 @@ describe('hot reload (SIGHUP)', () => {
     expect([...seen].sort()).toEqual(['A', 'B']);
     expect(await metric('sentinel_config_reloads_total{result="applied"}')).toBe(20);
     expect(await metric('sentinel_config_generation')).toBe(21);
-  });
+  }, 120_000);
 
   it('an in-flight request finishes on the generation it started under', async () => {
     // The load test ended on config A.
