@@ -1,6 +1,6 @@
 // `load-balancing "<name>" { options }`: every algorithm of upstream/select, its options, and the
-// errors (never a silent fallback). The config module may not import upstream/, so it keeps its
-// own name and hash-key tables: these tests pin them to `parseAlgorithm` / `parseHashKey`.
+// errors (never a silent fallback). Algorithm names come from one table in src/core; the hash-key
+// check in config is pinned to upstream/select's `parseHashKey` by these tests.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { loadConfigText } from '../../src/config/load.ts';

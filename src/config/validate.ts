@@ -1,5 +1,6 @@
 // Schema and semantic validation: turns located KDL nodes (from every loaded file) into a `Config`,
 // collecting every problem in one pass. Pure: no I/O.
+import { ALGORITHMS, ALGORITHM_ALIASES, normalizeAlgorithmName, parseAlgorithm } from '../core/load-balancing.ts';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Value } from 'kdljs';
 import type {
@@ -644,44 +645,16 @@ function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc | undefi
 
 // ---------- load balancing ----------
 
-/** Canonical names, as `parseAlgorithm` (upstream/select) returns them. */
-export const LB_ALGORITHMS: readonly LoadBalancingAlgorithm[] = [
-  'round_robin', 'weighted', 'least_connections', 'weighted_least_connections', 'random', 'p2c', 'ip_hash',
-  'consistent_hash', 'maglev', 'peak_ewma', 'adaptive', 'sticky',
-];
-// The same aliases as `parseAlgorithm` (config may not import upstream/; spec/config checks that
-// both accept exactly the same names).
-const LB_ALIASES: Readonly<Record<string, LoadBalancingAlgorithm>> = {
-  roundrobin: 'round_robin',
-  weighted_round_robin: 'weighted',
-  leastconnections: 'least_connections',
-  least_conn: 'least_connections',
-  weighted_least_conn: 'weighted_least_connections',
-  wlc: 'weighted_least_connections',
-  power_of_two_choices: 'p2c',
-  iphash: 'ip_hash',
-  consistenthash: 'consistent_hash',
-  peakewma: 'peak_ewma',
-  ewma: 'peak_ewma',
-  sticky_session: 'sticky',
-  stickysession: 'sticky',
-};
+/** Canonical names and aliases: the table shared with upstream/select (src/core/load-balancing.ts). */
+export const LB_ALGORITHMS: readonly LoadBalancingAlgorithm[] = ALGORITHMS;
 const LB_NOT_IMPLEMENTED: Readonly<Record<string, string>> = {
   locality_aware: 'locality_aware', localityaware: 'locality_aware', locality: 'locality_aware',
   deterministic_subset: 'deterministic_subset', subset: 'deterministic_subset', subsetting: 'deterministic_subset',
   least_tokens_queued: 'least_tokens_queued', leasttokensqueued: 'least_tokens_queued', least_tokens: 'least_tokens_queued',
 };
 
-function normalizeLbName(name: string): string {
-  return name.trim().toLowerCase().replaceAll('-', '_');
-}
-
 /** Canonical algorithm for a configured name (case-insensitive, '-' read as '_', aliases), or null. */
-export function parseLoadBalancingName(name: string): LoadBalancingAlgorithm | null {
-  const n = normalizeLbName(name);
-  if ((LB_ALGORITHMS as readonly string[]).includes(n)) return n as LoadBalancingAlgorithm;
-  return Object.hasOwn(LB_ALIASES, n) ? (LB_ALIASES[n] ?? null) : null;
-}
+export const parseLoadBalancingName: (name: string) => LoadBalancingAlgorithm | null = parseAlgorithm;
 
 const HTTP_TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Cookie Path attribute value: starts with "/", printable ASCII without ";" (RFC 6265). */
@@ -752,14 +725,14 @@ function readLoadBalancing(ctx: Ctx, n: LNode, p: string, upstreamLabel: string,
   if (name === undefined) return undefined;
   const algorithm = parseLoadBalancingName(name);
   if (algorithm === null) {
-    const norm = normalizeLbName(name);
+    const norm = normalizeAlgorithmName(name);
     const ni = LB_NOT_IMPLEMENTED[norm];
     if (ni !== undefined) {
       error(ctx, n, first.pos, 'not-implemented', `load-balancing ${q(ni)} is not implemented yet`, p, `supported: ${LB_ALGORITHMS.map(q).join(', ')}`);
     } else {
       // A near miss of an alias suggests the alias's canonical name.
-      const near = closest(norm, [...LB_ALGORITHMS, ...Object.keys(LB_ALIASES), ...Object.keys(LB_NOT_IMPLEMENTED)]);
-      const canonical = near === undefined ? undefined : (LB_ALIASES[near] ?? LB_NOT_IMPLEMENTED[near] ?? near);
+      const near = closest(norm, [...LB_ALGORITHMS, ...Object.keys(ALGORITHM_ALIASES), ...Object.keys(LB_NOT_IMPLEMENTED)]);
+      const canonical = near === undefined ? undefined : (ALGORITHM_ALIASES[near] ?? LB_NOT_IMPLEMENTED[near] ?? near);
       const names = [...LB_ALGORITHMS, ...new Set(Object.values(LB_NOT_IMPLEMENTED))];
       const hint = canonical !== undefined ? `did you mean ${q(canonical)}?` : suggestionHint(norm, names, 'valid values');
       error(ctx, n, first.pos, 'invalid-value', `unknown load-balancing algorithm ${q(name)}`, p, hint);

@@ -80,22 +80,22 @@ class ReportCmd implements fc.Command<Model, Real> {
   check = (m: Readonly<Model>): boolean => this.i < m.size;
   run(m: Model, r: Real): void {
     const i = this.i;
-    let duration = 0;
+    let ejectionMs = 0; // model (fake-clock) ejection length, not a wall-clock measurement
     const before = r.events.length;
     if (this.result === 'success') {
       m.c5xx[i] = 0;
       m.cLocal[i] = 0;
     } else if (this.result === '5xx') {
       m.cLocal[i] = 0;
-      if (++m.c5xx[i]! >= m.opts.consecutive5xx) duration = modelDetect(m, i);
-    } else if (++m.cLocal[i]! >= m.opts.consecutiveLocalFailures) duration = modelDetect(m, i);
+      if (++m.c5xx[i]! >= m.opts.consecutive5xx) ejectionMs = modelDetect(m, i);
+    } else if (++m.cLocal[i]! >= m.opts.consecutiveLocalFailures) ejectionMs = modelDetect(m, i);
     r.det.report(i, this.result);
-    if (duration > 0) {
+    if (ejectionMs > 0) {
       const ev = r.events.slice(before).find((e) => e.ejected);
-      expect(ev).toEqual({ i, ejected: true, at: m.now, until: m.now + duration });
-      // ejection duration grows with the multiplier and is capped
-      expect(duration).toBeLessThanOrEqual(m.opts.maxEjectionMs);
-      expect(duration).toBe(Math.min(m.opts.baseEjectionMs * m.multiplier[i]!, m.opts.maxEjectionMs));
+      expect(ev).toEqual({ i, ejected: true, at: m.now, until: m.now + ejectionMs });
+      // ejection length grows with the multiplier and is capped
+      expect(ejectionMs).toBeLessThanOrEqual(m.opts.maxEjectionMs);
+      expect(ejectionMs).toBe(Math.min(m.opts.baseEjectionMs * m.multiplier[i]!, m.opts.maxEjectionMs));
     } else {
       expect(r.events.slice(before).some((e) => e.ejected)).toBe(false);
     }

@@ -17,31 +17,7 @@ import { StickySelector, resolveSticky, validateSticky } from './sticky.ts';
 import { ALGORITHMS } from './types.ts';
 import type { Algorithm, Endpoint, Selector, SelectorOptions } from './types.ts';
 
-const ALIASES: Readonly<Record<string, Algorithm>> = {
-  roundrobin: 'round_robin',
-  weighted_round_robin: 'weighted',
-  leastconnections: 'least_connections',
-  least_conn: 'least_connections',
-  weighted_least_conn: 'weighted_least_connections',
-  wlc: 'weighted_least_connections',
-  power_of_two_choices: 'p2c',
-  iphash: 'ip_hash',
-  consistenthash: 'consistent_hash',
-  peakewma: 'peak_ewma',
-  ewma: 'peak_ewma',
-  sticky_session: 'sticky',
-  stickysession: 'sticky',
-};
-
-/**
- * Canonical algorithm for a configured name (case-insensitive, '-' read as '_', known aliases), or
- * null: an unknown name is a config error, never a silent fallback.
- */
-export function parseAlgorithm(name: string): Algorithm | null {
-  const n = name.trim().toLowerCase().replaceAll('-', '_');
-  if ((ALGORITHMS as readonly string[]).includes(n)) return n as Algorithm;
-  return Object.hasOwn(ALIASES, n) ? ALIASES[n]! : null;
-}
+export { parseAlgorithm } from '../../core/load-balancing.ts';
 
 /** Every problem with an endpoint set and options for `algorithm`; empty when valid. */
 export function validateSelector(algorithm: Algorithm, endpoints: readonly Endpoint[], options: SelectorOptions = {}): string[] {

@@ -4,22 +4,9 @@
 
 import type { Clock } from '../health/clock.ts';
 
-export const ALGORITHMS = [
-  'round_robin',
-  'weighted',
-  'least_connections',
-  'weighted_least_connections',
-  'random',
-  'p2c',
-  'ip_hash',
-  'consistent_hash',
-  'maglev',
-  'peak_ewma',
-  'adaptive',
-  'sticky',
-] as const;
-
-export type Algorithm = (typeof ALGORITHMS)[number];
+export { ALGORITHMS } from '../../core/load-balancing.ts';
+export type { Algorithm } from '../../core/load-balancing.ts';
+import type { Algorithm } from '../../core/load-balancing.ts';
 
 export interface Endpoint {
   /** "host:port"; stable identity, the input of every hash (ring, maglev, sticky cookie). */
