@@ -1,9 +1,14 @@
 // The metrics listener: Prometheus text exposition on one path, 404 elsewhere.
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import type { Metrics } from '../observability/metrics.ts';
 
-export function createMetricsServer(metrics: Metrics, path: string): Server {
+/** What the listener exposes: a prom-client Registry, or the multi-worker primary's aggregate. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+export function createMetricsServer(source: MetricsSource, path: string): Server {
   return createServer((req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -14,8 +19,8 @@ export function createMetricsServer(metrics: Metrics, path: string): Server {
       res.end(body);
       return;
     }
-    metrics.registry.metrics().then((text) => {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+    source.metrics().then((text) => {
+      res.writeHead(200, { 'content-type': source.contentType, 'content-length': Buffer.byteLength(text) });
       res.end(req.method === 'HEAD' ? undefined : text);
     }, (err: Error) => {
       res.writeHead(500, { 'content-type': 'text/plain' });

@@ -13,6 +13,7 @@ import { CATALOGUE } from '../observability/catalogue.ts';
 import { startProxy } from './proxy-server.ts';
 import type { ReloadOutcome, RunningProxy } from './proxy-server.ts';
 import { listen } from './http-listener.ts';
+import { createMetricsServer } from '../admin/metrics-server.ts';
 
 export type PrimaryMessage =
   | { readonly type: 'start'; readonly config: Config; readonly hash: string }
@@ -151,16 +152,10 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
   let metricsServer: Server | null = null;
   const m = config.observability.metrics;
   if (m.enabled) {
-    const { createServer } = await import('node:http');
-    metricsServer = createServer((req, res) => {
-      const p = (req.url ?? '/').split('?')[0];
-      if (p !== m.path) { res.writeHead(404, { 'content-type': 'application/json' }); res.end('{"error":{"code":"ROUTE_NOT_FOUND","message":"Not found."}}'); return; }
-      Promise.all([aggregator.clusterMetrics(), own.metrics()]).then(([workersText, ownText]) => {
-        const text = workersText + '\n' + ownText;
-        res.writeHead(200, { 'content-type': aggregator.contentType, 'content-length': Buffer.byteLength(text) });
-        res.end(text);
-      }, (err: Error) => { res.writeHead(500, { 'content-type': 'text/plain' }); res.end(`metrics collection failed: ${err.message}\n`); });
-    });
+    metricsServer = createMetricsServer({
+      contentType: aggregator.contentType,
+      metrics: () => Promise.all([aggregator.clusterMetrics(), own.metrics()]).then(([workersText, ownText]) => workersText + '\n' + ownText),
+    }, m.path);
     const port = await listen(metricsServer, 'metrics', m.host, m.port);
     logger.info({ listener: 'metrics', address: `${m.host.includes(':') ? `[${m.host}]` : m.host}:${port}`, path: m.path }, 'metrics ready');
   }

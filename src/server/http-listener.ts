@@ -15,14 +15,6 @@ export class ConnectionGate {
   constructor(max: number) { this.max = max; }
 }
 
-export interface BoundListener {
-  readonly id: string;
-  readonly server: Server;
-  readonly ctx: ListenerContext;
-  readonly address: string;
-  readonly port: number;
-}
-
 export function createHttpListener(config: ListenerConfig, ctx: ListenerContext, gate: ConnectionGate): Server {
   // Node checks headers/request timeouts on an interval; keep it well under the smallest timeout
   // so they fire close to their configured value.

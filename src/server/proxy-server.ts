@@ -132,7 +132,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
     }
     const m = startConfig.observability.metrics;
     if (m.enabled) {
-      metricsServer = createMetricsServer(metrics, m.path);
+      metricsServer = createMetricsServer(metrics.registry, m.path);
       metricsPort = await listen(metricsServer, 'metrics', m.host, m.port);
       logger.info({ listener: 'metrics', address: `${formatHost(m.host)}:${metricsPort}`, path: m.path }, 'metrics ready');
     }
