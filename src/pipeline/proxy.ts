@@ -27,6 +27,8 @@ export interface ListenerContext {
   readonly startedAtMs: number;
   /** Set while the process drains: new requests get 503 SHUTTING_DOWN with Connection: close. */
   draining: boolean;
+  /** Requests allowed per keep-alive connection (0 = unlimited); updated in place on reload. */
+  keepaliveMaxRequests: number;
 }
 
 const VIA_TOKEN = '1.1 sentinel';

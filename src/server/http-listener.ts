@@ -8,6 +8,8 @@ import type { ListenerConfig } from '../config/types.ts';
 import { handleRequest } from '../pipeline/proxy.ts';
 import type { ListenerContext } from '../pipeline/proxy.ts';
 
+const kRequests = Symbol('sentinel.requestsOnConnection');
+
 /** Counts open client connections across every listener and enforces system max-connections. */
 export class ConnectionGate {
   open = 0;
@@ -27,8 +29,19 @@ export function createHttpListener(config: ListenerConfig, ctx: ListenerContext,
     requireHostHeader: true,
     joinDuplicateHeaders: false,
     noDelay: true,
-  }, (req, res) => handleRequest(ctx, req, res));
-  server.maxRequestsPerSocket = config.keepaliveMaxRequests;
+  }, (req, res) => {
+    // keepalive-max-requests, counted here rather than with Node's maxRequestsPerSocket: Node's
+    // version announces "Connection: close" on the last response but keeps the socket open and
+    // answers further requests with 503. Marking the response not-keep-alive makes Node close it.
+    const max = ctx.keepaliveMaxRequests;
+    if (max > 0) {
+      const socket = req.socket as Socket & { [kRequests]?: number };
+      const n = (socket[kRequests] ?? 0) + 1;
+      socket[kRequests] = n;
+      if (n >= max) res.shouldKeepAlive = false;
+    }
+    handleRequest(ctx, req, res);
+  });
   const openGauge = ctx.metrics.activeConnections.labels(config.id);
   const rejected = ctx.metrics.connectionsRejected.labels(config.id);
   rejected.inc(0); // a series from the start: dashboards read 0 rather than no data

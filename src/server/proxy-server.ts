@@ -77,11 +77,11 @@ function sameBinding(a: ListenerConfig, b: ListenerConfig): boolean {
   return a.host === b.host && a.port === b.port && a.protocol === b.protocol;
 }
 
-function applyTimeouts(server: Server, l: ListenerConfig): void {
+function applyListenerSettings(server: Server, ctx: ListenerContext, l: ListenerConfig): void {
   server.headersTimeout = l.headersTimeoutMs;
   server.requestTimeout = l.requestTimeoutMs;
   server.keepAliveTimeout = l.keepaliveTimeoutMs;
-  server.maxRequestsPerSocket = l.keepaliveMaxRequests;
+  ctx.keepaliveMaxRequests = l.keepaliveMaxRequests;
 }
 
 export async function startProxy(o: StartOptions): Promise<RunningProxy> {
@@ -104,7 +104,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   let shuttingDown: Promise<{ forced: boolean }> | null = null;
 
   const bindListener = async (l: ListenerConfig): Promise<BoundListener> => {
-    const ctx: ListenerContext = { listenerId: l.id, scheme: 'http', state, metrics, accessLog, version: o.version, startedAtMs, draining: false };
+    const ctx: ListenerContext = { listenerId: l.id, scheme: 'http', state, metrics, accessLog, version: o.version, startedAtMs, draining: false, keepaliveMaxRequests: l.keepaliveMaxRequests };
     const server = createHttpListener(l, ctx, gate);
     try {
       const port = await listen(server, l.id, l.host, l.port);
@@ -204,7 +204,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
     }
     for (const l of config.listeners) {
       const b = bound.get(l.id);
-      if (b !== undefined && !fresh.includes(b)) applyTimeouts(b.server, l);
+      if (b !== undefined && !fresh.includes(b)) applyListenerSettings(b.server, b.ctx, l);
     }
     metrics.setBuildInfo(o.version, hash);
     metrics.setGeneration(generation);
