@@ -104,7 +104,6 @@ async function main(): Promise<number> {
       target = await startPrimary({ config, hash, logger });
     } else {
       const proxy = await startProxy({ config, configHash: hash, version: VERSION, logger });
-      logger.info({ version: VERSION, config: source, config_hash: hash, pid: process.pid }, 'sentinel started');
       target = {
         get generation() { return proxy.generation; },
         reload: (c, h) => proxy.reload(c, h),
@@ -197,6 +196,9 @@ async function main(): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Announced only now: every signal handler is installed, so a SIGHUP sent on this line cannot
+    // hit Node's default action (terminate).
+    logger.info({ version: VERSION, config: source, config_hash: hash, pid: process.pid, workers: workerCount(config) }, 'sentinel started');
   });
 }
 

@@ -73,6 +73,9 @@ export function runWorker(o: { version: string; logger: Logger }): Promise<numbe
     // Ctrl-C reaches the whole process group: drain the same way as when the primary asks.
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // Reloads come from the primary over IPC; a terminal hangup reaching the whole process group
+    // must not kill (Node's default for SIGHUP) the workers.
+    process.on('SIGHUP', () => undefined);
     // A worker whose primary is gone has nobody to serve for.
     process.on('disconnect', stop);
   });
@@ -159,7 +162,6 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     const port = await listen(metricsServer, 'metrics', m.host, m.port);
     logger.info({ listener: 'metrics', address: `${m.host.includes(':') ? `[${m.host}]` : m.host}:${port}`, path: m.path }, 'metrics ready');
   }
-  logger.info({ pid: process.pid, workers: workers.size }, 'sentinel started');
 
   let reloadId = 0;
   const reload = async (next: Config, nextHash: string): Promise<ReloadOutcome> => {
