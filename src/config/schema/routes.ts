@@ -1,0 +1,220 @@
+// `routes { route "id" { } }`: match conditions, priority and what the route does.
+import type { BuiltinHandler, MatchCondition, RouteAction, RouteConfig } from '../types.ts';
+import type { LNode } from '../kdl.ts';
+import { suggestionHint } from '../diagnostics.ts';
+import {
+  HOSTNAME_RE, checkBlockNode, checkInt, error, expectString, isIPv6, locOf, nodePath, q, readEnum, readId, readManyStrings, readString,
+  rejectBlock, rejectProps, single, walkBlock, where,
+} from './reader.ts';
+import type { Ctx } from './reader.ts';
+
+// ---------- routes ----------
+
+const PRIORITY_NAMES: Readonly<Record<string, number>> = { low: 10, normal: 50, high: 100, critical: 1000 };
+const BUILTIN_HANDLERS: readonly BuiltinHandler[] = ['status', 'health', 'metrics', 'not-found'];
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const ROUTE_NOT_IMPLEMENTED = [
+  'filters', 'policies', 'static-files', 'api-schema', 'cache', 'shadow', 'fallback', 'retry-policy',
+  'websocket', 'websocket-inspection', 'waf-enabled', 'error-pages', 'inference',
+];
+
+export interface RouteAcc {
+  readonly config: RouteConfig;
+  readonly node: LNode;
+}
+
+export function readPriority(ctx: Ctx, n: LNode, p: string): number | undefined {
+  const v = single(ctx, n, p);
+  if (v === undefined) return undefined;
+  if (typeof v.value === 'string') {
+    const named = PRIORITY_NAMES[v.value.toLowerCase()];
+    if (named !== undefined) return named;
+    error(ctx, n, v.pos, 'invalid-value', `invalid priority ${q(v.value)}`, p, suggestionHint(v.value, Object.keys(PRIORITY_NAMES), 'use an integer or one of'));
+    return undefined;
+  }
+  return checkInt(ctx, n, v, p, -(2 ** 31), 2 ** 31 - 1, 'priority');
+}
+
+export function hostPatternError(h: string): string | undefined {
+  if (h.startsWith('[')) return isIPv6(h.slice(1, -1)) && h.endsWith(']') ? undefined : 'not a valid bracketed IPv6 address';
+  if (h.includes(':')) return 'a port is not allowed in a host pattern (the port is ignored when matching)';
+  const rest = h.startsWith('*.') ? h.slice(2) : h;
+  if (rest.includes('*')) return 'only a leading "*." wildcard is supported';
+  if (!HOSTNAME_RE.test(rest)) return 'not a valid host name';
+  return undefined;
+}
+
+/** name [value] or name= / value= properties; for header and query-param. */
+export function readNameValue(ctx: Ctx, n: LNode, p: string, isHeader: boolean): { name: string; value: string | null } | undefined {
+  rejectProps(ctx, n, p, ['name', 'value']);
+  rejectBlock(ctx, n, p);
+  const third = n.args[2];
+  if (third !== undefined) error(ctx, n, third.pos, 'extra-argument', `${q(n.name)} takes a name and an optional value, got ${n.args.length} arguments`, p);
+  const nameArg = n.args[0];
+  const nameProp = n.props.get('name');
+  const valueArg = n.args[1];
+  const valueProp = n.props.get('value');
+  if (nameArg !== undefined && nameProp !== undefined) {
+    error(ctx, n, nameProp.pos, 'conflict', `${q(n.name)} has both a name argument and name=`, p);
+    return undefined;
+  }
+  if (valueArg !== undefined && valueProp !== undefined) {
+    error(ctx, n, valueProp.pos, 'conflict', `${q(n.name)} has both a value argument and value=`, p);
+    return undefined;
+  }
+  const nameV = nameArg ?? nameProp;
+  if (nameV === undefined) {
+    error(ctx, n, n.pos, 'missing-argument', `${q(n.name)} needs a name`, p, `e.g. ${n.name} "x-tenant" "acme"`);
+    return undefined;
+  }
+  const name = expectString(ctx, n, nameV, p);
+  if (name === undefined) return undefined;
+  if (isHeader ? !TOKEN_RE.test(name) : name === '') {
+    error(ctx, n, nameV.pos, 'invalid-value', `invalid ${n.name} name ${q(name)}`, p);
+    return undefined;
+  }
+  const valueV = valueArg ?? valueProp;
+  let value: string | null = null;
+  if (valueV !== undefined) {
+    const s = expectString(ctx, n, valueV, p);
+    if (s === undefined) return undefined;
+    value = s;
+  }
+  return { name: isHeader ? name.toLowerCase() : name, value };
+}
+
+
+export function readMatches(ctx: Ctx, block: LNode, path: string, routeLabel: string): MatchCondition[] {
+  checkBlockNode(ctx, block, path);
+  const out: MatchCondition[] = [];
+  let pathCond: LNode | undefined;
+  const pathKind = (n: LNode, p: string): boolean => {
+    if (pathCond !== undefined) {
+      error(ctx, n, n.pos, 'duplicate-condition', `${routeLabel} has more than one path condition (first: ${pathCond.name} at ${where(pathCond)})`, p,
+        'conditions are AND-ed, so two path conditions almost never match together; use one route per path, or one path-regex');
+      return false;
+    }
+    pathCond = n;
+    return true;
+  };
+  const readPath = (n: LNode, p: string): string | undefined => {
+    const v = readString(ctx, n, p);
+    if (v === undefined) return undefined;
+    if (!v.startsWith('/')) {
+      error(ctx, n, n.args[0]?.pos ?? n.pos, 'invalid-value', `${n.name} must start with "/", got ${q(v)}`, p);
+      return undefined;
+    }
+    return v;
+  };
+  walkBlock(ctx, block, path, {
+    label: `${routeLabel} matches`,
+    repeatable: ['path', 'path-prefix', 'path-regex', 'header', 'query-param'],
+    keys: {
+      path: (n, p) => {
+        if (!pathKind(n, p)) return;
+        const v = readPath(n, p);
+        if (v !== undefined) out.push({ kind: 'path', value: v });
+      },
+      'path-prefix': (n, p) => {
+        if (!pathKind(n, p)) return;
+        const v = readPath(n, p);
+        if (v !== undefined) out.push({ kind: 'path-prefix', value: v });
+      },
+      'path-regex': (n, p) => {
+        if (!pathKind(n, p)) return;
+        const v = readString(ctx, n, p);
+        if (v === undefined) return;
+        try {
+          new RegExp(v);
+          out.push({ kind: 'path-regex', value: v });
+        } catch (e) {
+          const msg = e instanceof Error ? e.message : String(e);
+          error(ctx, n, n.args[0]?.pos ?? n.pos, 'invalid-value', `path-regex does not compile: ${msg}`, p);
+        }
+      },
+      host: (n, p) => {
+        const vals = readManyStrings(ctx, n, p);
+        if (vals === undefined) return;
+        const hosts: string[] = [];
+        for (const { value, pos } of vals) {
+          const h = value.toLowerCase();
+          const problem = hostPatternError(h);
+          if (problem !== undefined) error(ctx, n, pos, 'invalid-value', `invalid host pattern ${q(value)}: ${problem}`, p);
+          else if (!hosts.includes(h)) hosts.push(h);
+        }
+        if (hosts.length > 0) out.push({ kind: 'host', values: hosts });
+      },
+      method: (n, p) => {
+        const vals = readManyStrings(ctx, n, p);
+        if (vals === undefined) return;
+        const methods: string[] = [];
+        for (const { value, pos } of vals) {
+          if (!TOKEN_RE.test(value)) error(ctx, n, pos, 'invalid-value', `invalid method ${q(value)}: not an HTTP token`, p);
+          else if (!methods.includes(value.toUpperCase())) methods.push(value.toUpperCase());
+        }
+        if (methods.length > 0) out.push({ kind: 'method', values: methods });
+      },
+      header: (n, p) => {
+        const v = readNameValue(ctx, n, p, true);
+        if (v !== undefined) out.push({ kind: 'header', name: v.name, value: v.value });
+      },
+      'query-param': (n, p) => {
+        const v = readNameValue(ctx, n, p, false);
+        if (v !== undefined) out.push({ kind: 'query-param', name: v.name, value: v.value });
+      },
+    },
+  });
+  return out;
+}
+
+export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc | undefined {
+  const id = readId(ctx, node, `${parentPath}/route`, 'route');
+  const path = nodePath(parentPath, node, id);
+  const label = `route ${id !== undefined ? q(id) : ''}`.trim();
+  let priority = 50;
+  let matches: MatchCondition[] | undefined;
+  let upstream: string | undefined;
+  let upstreamNode: LNode | undefined;
+  let handler: BuiltinHandler | undefined;
+  let handlerNode: LNode | undefined;
+  let matchesNode: LNode | undefined;
+  walkBlock(ctx, node, path, {
+    label,
+    keys: {
+      priority: (n, p) => {
+        priority = readPriority(ctx, n, p) ?? priority;
+      },
+      matches: (n, p) => {
+        matchesNode = n;
+        matches = readMatches(ctx, n, p, label);
+      },
+      upstream: (n, p) => {
+        upstreamNode = n;
+        upstream = readString(ctx, n, p);
+        if (upstream !== undefined) ctx.refs.push({ kind: 'upstream', from: label, name: upstream, node: n, path: p });
+      },
+      'builtin-handler': (n, p) => {
+        handlerNode = n;
+        handler = readEnum<BuiltinHandler>(ctx, n, p, BUILTIN_HANDLERS, ['config', 'upstreams', 'cache-purge', 'cache-stats']);
+      },
+    },
+    notImplemented: ROUTE_NOT_IMPLEMENTED,
+  });
+  if (matchesNode === undefined) {
+    error(ctx, node, node.pos, 'missing-matches', `${label} has no "matches" block`, path, 'e.g. matches { path-prefix "/" }');
+  } else if (matchesNode.children.length === 0) {
+    error(ctx, matchesNode, matchesNode.pos, 'missing-matches', `${label} has an empty "matches" block`, `${path}/matches`, 'add at least one condition, e.g. path-prefix "/"');
+  }
+  if (upstreamNode !== undefined && handlerNode !== undefined) {
+    error(ctx, handlerNode, handlerNode.pos, 'conflict', `${label} has both "upstream" and "builtin-handler"`, path, 'a route does exactly one thing: keep one of them');
+  } else if (upstreamNode === undefined && handlerNode === undefined) {
+    error(ctx, node, node.pos, 'missing-action', `${label} has neither "upstream" nor "builtin-handler"`, path, 'e.g. upstream "backend"');
+  }
+  if (id === undefined || matches === undefined || matches.length === 0) return undefined;
+  let action: RouteAction;
+  if (upstream !== undefined && handlerNode === undefined) action = { kind: 'upstream', upstream };
+  else if (handler !== undefined && upstreamNode === undefined) action = { kind: 'builtin', handler };
+  else return undefined;
+  return { node, config: { id, priority, matches, action, loc: locOf(node) } };
+}
+

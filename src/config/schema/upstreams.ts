@@ -1,0 +1,159 @@
+// `upstreams { upstream "id" { } }`: targets, load balancing, timeouts and the connection pool.
+import type { LoadBalancing, TargetConfig, UpstreamConfig } from '../types.ts';
+import type { LNode } from '../kdl.ts';
+import { checkAddress, checkBlockNode, checkInt, error, expectString, locOf, nodePath, q, readAddress, readBool, readId, readInt, readSecsAsMs, readString, rejectProps, walkBlock, where } from './reader.ts';
+import type { Ctx, HostPort } from './reader.ts';
+import { readLoadBalancing } from './load-balancing.ts';
+
+const UPSTREAM_NOT_IMPLEMENTED = ['health-check', 'circuit-breaker', 'retry-policy', 'tls', 'http-version', 'discovery'];
+
+export interface UpstreamAcc {
+  readonly config: UpstreamConfig;
+  readonly node: LNode;
+}
+
+export function readTarget(ctx: Ctx, n: LNode, p: string, upstreamLabel: string): TargetConfig | undefined {
+  rejectProps(ctx, n, p, ['weight']);
+  let addr: HostPort | undefined;
+  let weight = 1;
+  const arg = n.args[0];
+  const weightProp = n.props.get('weight');
+  if (weightProp !== undefined) weight = checkInt(ctx, n, weightProp, p, 1, 1000, 'weight') ?? weight;
+  if (arg !== undefined) {
+    if (n.hasBlock) {
+      error(ctx, n, n.pos, 'conflict', 'target has both an address argument and a { } block', p, 'use either target "h:p" weight=2 or target { address "h:p"; weight 2 }');
+    }
+    const extra = n.args[1];
+    if (extra !== undefined) error(ctx, n, extra.pos, 'extra-argument', `target takes one address, got ${n.args.length}`, p, 'use one target line per address');
+    const s = expectString(ctx, n, arg, p);
+    if (s !== undefined) addr = checkAddress(ctx, n, arg.pos, s, p, 1);
+  } else if (n.hasBlock) {
+    let sawAddress = false;
+    walkBlock(ctx, n, p, {
+      label: `a target of ${upstreamLabel}`,
+      keys: {
+        address: (c, cp) => {
+          sawAddress = true;
+          addr = readAddress(ctx, c, cp, 1);
+        },
+        weight: (c, cp) => {
+          if (weightProp !== undefined) {
+            error(ctx, c, c.pos, 'conflict', 'weight is given both as weight= and in the block', cp);
+            return;
+          }
+          weight = readInt(ctx, c, cp, 1, 1000) ?? weight;
+        },
+      },
+      notImplemented: ['metadata', 'tls'],
+    });
+    if (!sawAddress) error(ctx, n, n.pos, 'missing-key', 'target block has no "address"', p, 'e.g. target { address "127.0.0.1:3000" }');
+  } else {
+    error(ctx, n, n.pos, 'missing-argument', 'target needs an address', p, 'e.g. target "127.0.0.1:3000"');
+  }
+  return addr === undefined ? undefined : { host: addr.host, port: addr.port, weight };
+}
+
+export function readUpstream(ctx: Ctx, node: LNode, parentPath: string): UpstreamAcc | undefined {
+  const id = readId(ctx, node, `${parentPath}/upstream`, 'upstream');
+  const path = nodePath(parentPath, node, id);
+  const label = `upstream ${id !== undefined ? q(id) : ''}`.trim();
+  const targets: TargetConfig[] = [];
+  const targetNodes = new Map<string, LNode>();
+  let sawTarget = false;
+  let targetsOk = true;
+  let loadBalancing: LoadBalancing = { algorithm: 'round_robin' };
+  let preserveHostNode: LNode | undefined;
+  let preserveHost: boolean | undefined;
+  let hostHeader: string | null = null;
+  let hostHeaderNode: LNode | undefined;
+  const timeouts = { connectMs: 5_000, headersMs: 30_000, readMs: 30_000, requestMs: 60_000 };
+  const pool = { maxConnections: 128, idleTimeoutMs: 60_000 };
+  walkBlock(ctx, node, path, {
+    label,
+    repeatable: ['target'],
+    keys: {
+      target: (n, p) => {
+        sawTarget = true;
+        const t = readTarget(ctx, n, p, label);
+        if (t === undefined) {
+          targetsOk = false;
+          return;
+        }
+        const key = `${t.host}|${t.port}`;
+        const first = targetNodes.get(key);
+        if (first !== undefined) {
+          error(ctx, n, n.pos, 'duplicate-target', `target ${t.host}:${t.port} is listed twice in ${label} (first at ${where(first)})`, p, 'use weight= to give a target more traffic');
+          return;
+        }
+        targetNodes.set(key, n);
+        targets.push(t);
+      },
+      'load-balancing': (n, p) => {
+        loadBalancing = readLoadBalancing(ctx, n, p, label, false) ?? loadBalancing;
+      },
+      'preserve-host': (n, p) => {
+        preserveHostNode = n;
+        preserveHost = readBool(ctx, n, p);
+      },
+      'host-header': (n, p) => {
+        hostHeaderNode = n;
+        const s = readString(ctx, n, p);
+        if (s === undefined) return;
+        // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+        if (s === '' || /[\s\u0000-\u001f\u007f,]/.test(s)) {
+          error(ctx, n, n.args[0]?.pos ?? n.pos, 'invalid-value', `invalid host-header ${q(s)}`, p);
+          return;
+        }
+        hostHeader = s;
+      },
+      timeouts: (n, p) => {
+        checkBlockNode(ctx, n, p);
+        const set = (key: keyof typeof timeouts) => (c: LNode, cp: string): void => {
+          timeouts[key] = readSecsAsMs(ctx, c, cp) ?? timeouts[key];
+        };
+        walkBlock(ctx, n, p, {
+          label: `${label} timeouts`,
+          keys: { 'connect-secs': set('connectMs'), 'headers-secs': set('headersMs'), 'read-secs': set('readMs'), 'request-secs': set('requestMs') },
+          notImplemented: ['write-secs'],
+        });
+      },
+      'connection-pool': (n, p) => {
+        checkBlockNode(ctx, n, p);
+        walkBlock(ctx, n, p, {
+          label: `${label} connection-pool`,
+          keys: {
+            'max-connections': (c, cp) => {
+              pool.maxConnections = readInt(ctx, c, cp, 1, 1_000_000) ?? pool.maxConnections;
+            },
+            'idle-timeout-secs': (c, cp) => {
+              pool.idleTimeoutMs = readSecsAsMs(ctx, c, cp) ?? pool.idleTimeoutMs;
+            },
+          },
+          notImplemented: ['max-idle', 'max-lifetime-secs'],
+        });
+      },
+    },
+    notImplemented: UPSTREAM_NOT_IMPLEMENTED,
+  });
+  if (!sawTarget) error(ctx, node, node.pos, 'missing-key', `${label} has no "target"`, path, 'e.g. target "127.0.0.1:3000"');
+  if (preserveHost === true && hostHeaderNode !== undefined && preserveHostNode !== undefined) {
+    error(ctx, hostHeaderNode, hostHeaderNode.pos, 'conflict', `${label} sets both preserve-host #true and host-header`, path,
+      `drop preserve-host (host-header alone implies preserve-host #false), see ${where(preserveHostNode)}`);
+  }
+  if (id === undefined || !targetsOk || targets.length === 0) return undefined;
+  return {
+    node,
+    config: {
+      id,
+      targets,
+      loadBalancing,
+      preserveHost: hostHeader !== null ? false : (preserveHost ?? true),
+      hostHeader,
+      timeouts,
+      pool,
+      loc: locOf(node),
+    },
+  };
+}
+
+// ---------- observability ----------
