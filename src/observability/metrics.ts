@@ -3,6 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counter as CounterT, Histogram as HistogramT, Gauge as GaugeT } from 'prom-client';
 import { CATALOGUE, PROCESS_METRICS_PREFIX } from './catalogue.ts';
+import type { MetricSpec } from './catalogue.ts';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set([
   'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
@@ -74,6 +75,28 @@ export class Metrics {
     this.generation = new Gauge({ name: c.configGeneration.name, help: c.configGeneration.help, registers: [registry], aggregator: c.configGeneration.aggregator });
     this.buildInfo = new Gauge({ name: c.buildInfo.name, help: c.buildInfo.help, labelNames: c.buildInfo.labels, registers: [registry], aggregator: c.buildInfo.aggregator });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PROCESS_METRICS_PREFIX });
+  }
+
+  /**
+   * Registers a catalogue counter in this registry. Each area (upstream, agents, rate limiting, …)
+   * builds its own handles with these three, once at start-up, and keeps pre-bound children.
+   */
+  counter(spec: MetricSpec): CounterT<string> {
+    return new Counter({ name: spec.name, help: spec.help, labelNames: spec.labels, registers: [this.registry], ...(spec.aggregator !== undefined ? { aggregator: spec.aggregator } : {}) });
+  }
+
+  /** A catalogue gauge; `collect` (optional) runs at scrape time to set values read from plain state. */
+  gauge(spec: MetricSpec, collect?: (gauge: GaugeT<string>) => void): GaugeT<string> {
+    return new Gauge({
+      name: spec.name, help: spec.help, labelNames: spec.labels, registers: [this.registry],
+      ...(spec.aggregator !== undefined ? { aggregator: spec.aggregator } : {}),
+      ...(collect !== undefined ? { collect() { collect(this); } } : {}),
+    });
+  }
+
+  /** A catalogue histogram (its buckets come from the spec, else the latency buckets). */
+  histogram(spec: MetricSpec): HistogramT<string> {
+    return new Histogram({ name: spec.name, help: spec.help, labelNames: spec.labels, buckets: [...(spec.buckets ?? CATALOGUE.requestDuration.buckets)], registers: [this.registry] });
   }
 
   route(routeId: string): RouteMetrics {
