@@ -21,7 +21,7 @@ const ROUTE_COUNT = 1000;
 const MIX = { exact: 400, prefix: 300, regex: 100, hostExact: 100, hostWildcard: 100 } as const;
 
 function makeRoute(id: string, matches: MatchCondition[], priority = 50): RouteConfig {
-  return { id, priority, matches, action: { kind: 'upstream', upstream: 'backend' }, loc: { file: 'bench.kdl', line: 1, column: 1 } };
+  return { id, priority, matches, action: { kind: 'upstream', upstream: 'backend' }, filters: [], loc: { file: 'bench.kdl', line: 1, column: 1 } };
 }
 
 /** A deterministic shuffle (LCG), so declaration order is mixed but the same on every run. */

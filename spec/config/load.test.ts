@@ -75,11 +75,12 @@ describe('loadConfigText: valid configs', () => {
             { kind: 'query-param', name: 'trace', value: null },
           ],
           action: { kind: 'upstream', upstream: 'backend' },
+          filters: [],
           loc: { file: 'full.kdl', line: 21, column: 5 },
         },
-        { id: 'regex', priority: -5, matches: [{ kind: 'path-regex', value: '^/v[0-9]+/' }], action: { kind: 'upstream', upstream: 'backend' }, loc: { file: 'full.kdl', line: 34, column: 5 } },
-        { id: 'exact', priority: 50, matches: [{ kind: 'path', value: '/exact' }], action: { kind: 'builtin', handler: 'not-found' }, loc: { file: 'full.kdl', line: 35, column: 5 } },
-        { id: 'fallback', priority: 10, matches: [{ kind: 'path-prefix', value: '/' }], action: { kind: 'builtin', handler: 'status' }, loc: { file: 'full.kdl', line: 36, column: 5 } },
+        { id: 'regex', priority: -5, matches: [{ kind: 'path-regex', value: '^/v[0-9]+/' }], action: { kind: 'upstream', upstream: 'backend' }, filters: [], loc: { file: 'full.kdl', line: 34, column: 5 } },
+        { id: 'exact', priority: 50, matches: [{ kind: 'path', value: '/exact' }], action: { kind: 'builtin', handler: 'not-found' }, filters: [], loc: { file: 'full.kdl', line: 35, column: 5 } },
+        { id: 'fallback', priority: 10, matches: [{ kind: 'path-prefix', value: '/' }], action: { kind: 'builtin', handler: 'status' }, filters: [], loc: { file: 'full.kdl', line: 36, column: 5 } },
       ],
       upstreams: [
         {
@@ -97,6 +98,8 @@ describe('loadConfigText: valid configs', () => {
           loc: { file: 'full.kdl', line: 39, column: 5 },
         },
       ],
+      filters: [],
+      agents: [],
       observability: {
         metrics: { enabled: false, host: '127.0.0.1', port: 9191, path: '/m' },
         logging: { level: 'debug', accessLog: { enabled: true, destination: '/var/log/sentinel/access.log' } },
@@ -199,7 +202,7 @@ describe('loadConfigText: diagnostics', () => {
   });
 
   it('not-implemented for recognised features', () => {
-    expect(only(`${MINIMAL}agents { }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 1 });
+    expect(only(`${MINIMAL}waf { }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 1 });
     expect(only(MINIMAL.replace('address "127.0.0.1:0"', 'address "127.0.0.1:0"; protocol "h2"'))).toMatchObject({ code: 'not-implemented', line: 1, column: 63 });
     expect(only(MINIMAL.replace('builtin-handler "status"', 'builtin-handler "status"; websocket #true'))).toMatchObject({ code: 'not-implemented', line: 2, column: 77 });
     expect(only(`${MINIMAL}observability { tracing { } }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 17 });
@@ -296,7 +299,7 @@ describe('loadConfigText: diagnostics', () => {
     expect(r('builtin-handler "status"')).toEqual(['missing-matches@3:3']);
     expect(r('matches { }; builtin-handler "status"')).toEqual(['missing-matches@3:15']);
     expect(r('matches { path "/" }')).toEqual(['missing-action@3:3']);
-    expect(r('matches { path "/" }; builtin-handler "status"; upstream "u"')).toEqual(['conflict@3:37', 'dangling-reference@3:72']);
+    expect(r('matches { path "/" }; builtin-handler "status"; upstream "u"')).toEqual(['conflict@3:63', 'dangling-reference@3:72']);
   });
 
   it('missing-key: no listeners, listener without address, upstream without target', () => {

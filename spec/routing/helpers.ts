@@ -11,6 +11,7 @@ export function route(id: string, matches: readonly MatchCondition[], priority: 
     priority,
     matches,
     action: { kind: 'upstream', upstream: `up-${id}` },
+    filters: [],
     loc: { file: 'test.kdl', line: 1, column: 1 },
   };
 }

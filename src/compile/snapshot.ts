@@ -5,14 +5,32 @@ import { compileRouter } from '../routing/router.ts';
 import type { Router } from '../routing/types.ts';
 import type { Registry } from '../runtime/registry.ts';
 import { UpstreamRuntime } from '../upstream/upstream.ts';
+import { createPool, poolKey } from '../upstream/transport.ts';
 import type { TargetRuntime } from '../upstream/upstream.ts';
 import type { Metrics, RouteMetrics } from '../observability/metrics.ts';
+import type { RouteHandler } from '../pipeline/exchange.ts';
+import type { RequestFilter } from '../pipeline/filters.ts';
+import type { HeaderOp } from '../pipeline/header-ops.ts';
+import { ProxyHandler } from '../pipeline/forward.ts';
+import { BuiltinRouteHandler } from '../pipeline/builtin.ts';
+import { createCompileContext } from './context.ts';
+import type { CompileContext } from './context.ts';
+import { compileFilters } from './filters.ts';
 
 export interface CompiledRoute {
   readonly id: string;
   readonly config: RouteConfig;
+  /** What serves the route once its filters have admitted the request. */
+  readonly handler: RouteHandler;
+  /** The upstream of a proxy route, else null. */
   readonly upstream: UpstreamRuntime | null;
   readonly builtin: BuiltinHandler | null;
+  /** Request filters in the order the route lists them (empty: none, the common case). */
+  readonly filters: readonly RequestFilter[];
+  /** Route header rules for the upstream request, or null. */
+  readonly requestHeaderOps: readonly HeaderOp[] | null;
+  /** Route header rules for every response (relayed or local), or null. */
+  readonly responseHeaderOps: readonly HeaderOp[] | null;
   readonly metrics: RouteMetrics;
 }
 
@@ -39,15 +57,19 @@ export interface Snapshot {
   readonly routes: ReadonlyMap<RouteConfig, CompiledRoute>;
   /** Metrics handles for requests that matched no route. */
   readonly unmatched: RouteMetrics;
+  /** Registry keys this generation holds; released when it is retired and drained. */
+  readonly acquired: readonly string[];
 }
 
 function formatAuthority(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function compileUpstream(u: UpstreamConfig, registry: Registry): UpstreamRuntime {
+function compileUpstream(u: UpstreamConfig, cc: CompileContext): UpstreamRuntime {
   const targets: TargetRuntime[] = u.targets.map((t) => {
-    const { key, pool } = registry.acquirePool({ host: t.host, port: t.port, pool: u.pool, timeouts: u.timeouts });
+    const options = { host: t.host, port: t.port, pool: u.pool, timeouts: u.timeouts };
+    const key = `pool|${poolKey(options)}`;
+    const pool = cc.acquire(key, () => createPool(options));
     const authority = formatAuthority(t.host, t.port);
     return { id: authority, pool, poolKey: key, weight: t.weight, authority };
   });
@@ -55,8 +77,21 @@ function compileUpstream(u: UpstreamConfig, registry: Registry): UpstreamRuntime
 }
 
 export function compileSnapshot(config: Config, hash: string, generation: number, registry: Registry, metrics: Metrics): Snapshot {
+  const { cc, acquired } = createCompileContext(config, registry, metrics);
+  try {
+    return build(cc, hash, generation, acquired);
+  } catch (err) {
+    // A builder failed halfway: give back what was taken, so a rejected reload leaks nothing.
+    for (const k of acquired) void registry.release(k);
+    throw err;
+  }
+}
+
+function build(cc: CompileContext, hash: string, generation: number, acquired: string[]): Snapshot {
+  const { config, metrics } = cc;
   const upstreams = new Map<string, UpstreamRuntime>();
-  for (const u of config.upstreams) upstreams.set(u.id, compileUpstream(u, registry));
+  for (const u of config.upstreams) upstreams.set(u.id, compileUpstream(u, cc));
+  const filters = compileFilters(cc);
 
   const routes = new Map<RouteConfig, CompiledRoute>();
   for (const r of config.routes) {
@@ -65,11 +100,21 @@ export function compileSnapshot(config: Config, hash: string, generation: number
       // The loader rejects dangling references; reaching this is a bug, not a user error.
       throw new Error(`route "${r.id}" names unknown upstream "${r.action.upstream}"`);
     }
+    const builtin = r.action.kind === 'builtin' ? r.action.handler : null;
+    const handler: RouteHandler = upstream !== null ? new ProxyHandler(upstream) : new BuiltinRouteHandler(builtin ?? 'not-found');
     routes.set(r, {
       id: r.id,
       config: r,
+      handler,
       upstream,
-      builtin: r.action.kind === 'builtin' ? r.action.handler : null,
+      builtin,
+      filters: r.filters.map((id) => {
+        const f = filters.get(id);
+        if (f === undefined) throw new Error(`route "${r.id}" names unknown filter "${id}"`);
+        return f;
+      }),
+      requestHeaderOps: null,
+      responseHeaderOps: null,
       metrics: metrics.route(r.id),
     });
   }
@@ -77,7 +122,7 @@ export function compileSnapshot(config: Config, hash: string, generation: number
   const listeners = new Map<string, CompiledListener>();
   for (const l of config.listeners) listeners.set(l.id, { config: l, router: compileRouter(config.routes, l.defaultRoute) });
 
-  return { generation, usage: { inflight: 0, onIdle: null }, hash, config, listeners, upstreams, routes, unmatched: metrics.route('-') };
+  return { generation, usage: { inflight: 0, onIdle: null }, hash, config, listeners, upstreams, routes, unmatched: metrics.route('-'), acquired };
 }
 
 /** Resolves once no request that started under `snapshot` is still running. */
@@ -86,9 +131,7 @@ export function drained(snapshot: Snapshot): Promise<void> {
   return new Promise((resolve) => { snapshot.usage.onIdle = resolve; });
 }
 
-/** Returns the snapshot's pools to the registry (closing those no other generation uses). */
+/** Returns what the snapshot took to the registry (closing what no other generation uses). */
 export async function releaseSnapshot(snapshot: Snapshot, registry: Registry): Promise<void> {
-  const keys: string[] = [];
-  for (const u of snapshot.upstreams.values()) for (const t of u.targets) keys.push(t.poolKey);
-  await Promise.all(keys.map((k) => registry.releasePool(k)));
+  await Promise.all(snapshot.acquired.map((k) => registry.release(k)));
 }

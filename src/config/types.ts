@@ -79,6 +79,8 @@ export interface RouteConfig {
   readonly priority: number;
   readonly matches: readonly MatchCondition[];
   readonly action: RouteAction;
+  /** Ids of `filters { filter "id" }` entries, run in this order before the action. */
+  readonly filters: readonly string[];
   readonly loc: SourceLoc;
 }
 
@@ -158,6 +160,37 @@ export interface UpstreamConfig {
   readonly loc: SourceLoc;
 }
 
+// ---------- filters ----------
+// `filters { filter "id" { type "…"; … } }`, attached to routes with `filters "id" …`. Each type
+// reads its own keys in src/config/schema/filter-<type>.ts.
+
+export interface FilterBase {
+  readonly id: string;
+  readonly loc: SourceLoc;
+}
+
+/** `type "rate-limit"` (issue 6): see docs/rate-limiting.md. */
+export interface RateLimitFilterConfig extends FilterBase {
+  readonly type: 'rate-limit';
+}
+
+/** `type "agent"` (issue 5): runs an agent of the `agents` block with per-route overrides. */
+export interface AgentFilterConfig extends FilterBase {
+  readonly type: 'agent';
+  /** Id in the `agents` block. */
+  readonly agent: string;
+}
+
+export type FilterConfig = RateLimitFilterConfig | AgentFilterConfig;
+
+// ---------- agents (issue 5) ----------
+
+/** `agents { agent "id" { … } }`: an external agent process Sentinel connects to. */
+export interface AgentConfig {
+  readonly id: string;
+  readonly loc: SourceLoc;
+}
+
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
 export interface ObservabilityConfig {
@@ -190,6 +223,8 @@ export interface Config {
   readonly listeners: readonly ListenerConfig[];
   readonly routes: readonly RouteConfig[];
   readonly upstreams: readonly UpstreamConfig[];
+  readonly filters: readonly FilterConfig[];
+  readonly agents: readonly AgentConfig[];
   readonly observability: ObservabilityConfig;
   /** Every file read, main file first, in load order. */
   readonly files: readonly string[];

@@ -19,6 +19,10 @@ import { readRoute } from './schema/routes.ts';
 import type { RouteAcc } from './schema/routes.ts';
 import { readUpstream } from './schema/upstreams.ts';
 import type { UpstreamAcc } from './schema/upstreams.ts';
+import { readFilter } from './schema/filters.ts';
+import type { FilterAcc } from './schema/filters.ts';
+import { readAgent } from './schema/agents.ts';
+import type { AgentAcc } from './schema/agents.ts';
 import { readObservability } from './schema/observability.ts';
 import type { ObsAcc } from './schema/observability.ts';
 import { readAdmin } from './schema/admin.ts';
@@ -47,6 +51,8 @@ interface Acc {
   readonly listeners: ListenerAcc[];
   readonly routes: RouteAcc[];
   readonly upstreams: UpstreamAcc[];
+  readonly filters: FilterAcc[];
+  readonly agents: AgentAcc[];
   /** Declared ids by kind (`listener`, `route`, `upstream`, …), valid or not, for references. */
   readonly ids: Map<string, Map<string, LNode>>;
   sawListenersBlock: boolean;
@@ -65,6 +71,8 @@ function createAcc(): Acc {
     listeners: [],
     routes: [],
     upstreams: [],
+    filters: [],
+    agents: [],
     ids: new Map(),
     sawListenersBlock: false,
   };
@@ -138,6 +146,8 @@ const TOP_BLOCKS: Readonly<Record<string, TopBlockSpec>> = {
   },
   routes: { once: false, inInclude: true, read: listBlock('route', readRoute, (a) => a.routes) },
   upstreams: { once: false, inInclude: true, read: listBlock('upstream', readUpstream, (a) => a.upstreams) },
+  filters: { once: false, inInclude: true, read: listBlock('filter', readFilter, (a) => a.filters) },
+  agents: { once: false, inInclude: true, read: listBlock('agent', readAgent, (a) => a.agents) },
   observability: { once: true, inInclude: false, read: (ctx, node, acc) => readObservability(ctx, node, acc.obs) },
   admin: { once: true, inInclude: false, read: (ctx, node, acc) => readAdmin(ctx, node, acc.admin) },
 };
@@ -145,7 +155,7 @@ const TOP_BLOCKS: Readonly<Record<string, TopBlockSpec>> = {
 /** `include` is resolved by the loader; it is listed so that "did you mean" knows it. */
 const TOP_LEVEL = [...Object.keys(TOP_BLOCKS), 'include'];
 /** Zentinel blocks Sentinel recognises but does not implement: each is a loud error. */
-const TOP_NOT_IMPLEMENTED = ['filters', 'agents', 'waf', 'namespace', 'limits', 'rate-limits', 'cache'];
+const TOP_NOT_IMPLEMENTED = ['waf', 'namespace', 'limits', 'rate-limits', 'cache'];
 
 function danglingHint(id: string, available: readonly string[], kind: string): string {
   return suggestionHint(id, available, `available ${kind}s`) ?? `no ${kind} is defined`;
@@ -206,6 +216,8 @@ function assemble(acc: Acc, files: readonly string[]): Config {
     listeners: acc.listeners.map((l) => l.config),
     routes: acc.routes.map((r) => r.config),
     upstreams: acc.upstreams.map((u) => u.config),
+    filters: acc.filters.map((f) => f.config),
+    agents: acc.agents.map((a) => a.config),
     observability: {
       metrics: { ...obs.metrics },
       logging: { level: obs.level, accessLog: { ...obs.accessLog } },

@@ -28,6 +28,8 @@ export interface AccessRecord {
   readonly route: string;
   readonly upstream: string;
   readonly target: string;
+  /** Upstream attempts (0 when the request never reached one; more than 1 after retries). */
+  readonly attempts: number;
   readonly status: number;
   readonly error_code: string | undefined;
   readonly bytes_in: number;

@@ -1,44 +1,64 @@
-// Long-lived state outside the config snapshot: connection pools keyed by identity, reference
-// counted by the snapshots that use them. A reload acquires before it releases, so a pool that
-// both generations use is never closed in between.
-import type { Pool } from 'undici';
-import { createPool, poolKey } from '../upstream/transport.ts';
-import type { PoolOptions } from '../upstream/transport.ts';
+// Long-lived state outside the config snapshot, keyed by identity and reference-counted by the
+// snapshots that use it: connection pools, target health and breakers, agent connections, limiter
+// stores. A reload acquires before it releases, so state that both generations use is never
+// closed in between, and state whose identity is unchanged survives the reload.
+//
+// Keys are namespaced by area (`pool|…`, `health|…`, `agent|…`, `limiter|…`); each area builds its
+// own keys from the config fields that define identity (change one of them and it is new state).
 
-interface Entry { pool: Pool; refs: number }
+/** A resource the registry can own. */
+export interface Resource {
+  /** Graceful close, when no generation uses it any more. */
+  close(): Promise<void>;
+  /** Immediate close at process exit (default: `close`). */
+  destroy?(): Promise<void>;
+}
+
+interface Entry { value: Resource; refs: number }
 
 export class Registry {
-  private readonly pools = new Map<string, Entry>();
+  private readonly entries = new Map<string, Entry>();
 
-  acquirePool(options: PoolOptions): { key: string; pool: Pool } {
-    const key = poolKey(options);
-    let e = this.pools.get(key);
+  /**
+   * The resource under `key`, created by `create` if absent; counts one reference. Pair every
+   * acquire with one `release(key)`.
+   */
+  acquire<T extends Resource>(key: string, create: () => T): T {
+    let e = this.entries.get(key);
     if (e === undefined) {
-      e = { pool: createPool(options), refs: 0 };
-      this.pools.set(key, e);
+      e = { value: create(), refs: 0 };
+      this.entries.set(key, e);
     }
     e.refs++;
-    return { key, pool: e.pool };
+    return e.value as T;
   }
 
-  /** Drops one reference; the pool is closed gracefully when none remain. */
-  releasePool(key: string): Promise<void> {
-    const e = this.pools.get(key);
+  /** The resource under `key` if some generation holds it (no reference counted). */
+  peek<T extends Resource>(key: string): T | undefined {
+    return this.entries.get(key)?.value as T | undefined;
+  }
+
+  /** Drops one reference; the resource is closed gracefully when none remain. */
+  release(key: string): Promise<void> {
+    const e = this.entries.get(key);
     if (e === undefined) return Promise.resolve();
     e.refs--;
     if (e.refs > 0) return Promise.resolve();
-    this.pools.delete(key);
-    return e.pool.close().catch(() => undefined);
+    this.entries.delete(key);
+    return e.value.close().catch(() => undefined);
   }
 
-  get poolCount(): number {
-    return this.pools.size;
+  /** How many resources under a key prefix are alive (tests, status). */
+  count(prefix = ''): number {
+    let n = 0;
+    for (const k of this.entries.keys()) if (k.startsWith(prefix)) n++;
+    return n;
   }
 
-  /** Closes every pool at once (process exit after drain). */
+  /** Closes everything at once (process exit after drain). */
   async destroyAll(): Promise<void> {
-    const all = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(all.map((e) => e.pool.destroy().catch(() => undefined)));
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map((e) => (e.value.destroy !== undefined ? e.value.destroy() : e.value.close()).catch(() => undefined)));
   }
 }

@@ -5,8 +5,8 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ListenerConfig } from '../config/types.ts';
-import { handleRequest } from '../pipeline/proxy.ts';
-import type { ListenerContext } from '../pipeline/proxy.ts';
+import { handleRequest } from '../pipeline/handle.ts';
+import type { ListenerContext } from '../pipeline/context.ts';
 
 const kRequests = Symbol('sentinel.requestsOnConnection');
 

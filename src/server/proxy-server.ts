@@ -9,7 +9,7 @@ import { RuntimeState } from '../runtime/state.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { createAccessLog } from '../observability/log.ts';
 import type { AccessLog, Logger } from '../observability/log.ts';
-import type { ListenerContext } from '../pipeline/proxy.ts';
+import type { ListenerContext } from '../pipeline/context.ts';
 import { ConnectionGate, createHttpListener, listen } from './http-listener.ts';
 import { createMetricsServer } from '../admin/metrics-server.ts';
 

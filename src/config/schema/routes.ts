@@ -14,7 +14,7 @@ const PRIORITY_NAMES: Readonly<Record<string, number>> = { low: 10, normal: 50, 
 const BUILTIN_HANDLERS: readonly BuiltinHandler[] = ['status', 'health', 'metrics', 'not-found'];
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ROUTE_NOT_IMPLEMENTED = [
-  'filters', 'policies', 'static-files', 'api-schema', 'cache', 'shadow', 'fallback', 'retry-policy',
+  'policies', 'static-files', 'api-schema', 'cache', 'shadow', 'fallback', 'retry-policy',
   'websocket', 'websocket-inspection', 'waf-enabled', 'error-pages', 'inference',
 ];
 
@@ -167,54 +167,85 @@ export function readMatches(ctx: Ctx, block: LNode, path: string, routeLabel: st
   return out;
 }
 
+/**
+ * What a route does: exactly one of these keys. Each reads its node into a `RouteAction` (or
+ * reports a problem and returns undefined). New route types add a row.
+ */
+type ActionReader = (ctx: Ctx, n: LNode, p: string, label: string) => RouteAction | undefined;
+
+const ROUTE_ACTIONS: Readonly<Record<string, ActionReader>> = {
+  upstream: (ctx, n, p, label) => {
+    const upstream = readString(ctx, n, p);
+    if (upstream === undefined) return undefined;
+    ctx.refs.push({ kind: 'upstream', from: label, name: upstream, node: n, path: p });
+    return { kind: 'upstream', upstream };
+  },
+  'builtin-handler': (ctx, n, p) => {
+    const handler = readEnum<BuiltinHandler>(ctx, n, p, BUILTIN_HANDLERS, ['config', 'upstreams', 'cache-purge', 'cache-stats']);
+    return handler === undefined ? undefined : { kind: 'builtin', handler };
+  },
+};
+
+const ACTION_KEYS = Object.keys(ROUTE_ACTIONS);
+
+function actionList(or: 'nor' | 'or'): string {
+  const names = ACTION_KEYS.map(q);
+  if (names.length === 2) return `${or === 'nor' ? 'neither' : 'either'} ${names[0]} ${or} ${names[1]}`;
+  return `${or === 'nor' ? 'none of' : 'one of'} ${names.join(', ')}`;
+}
+
 export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc | undefined {
   const id = readId(ctx, node, `${parentPath}/route`, 'route');
   const path = nodePath(parentPath, node, id);
   const label = `route ${id !== undefined ? q(id) : ''}`.trim();
   let priority = 50;
   let matches: MatchCondition[] | undefined;
-  let upstream: string | undefined;
-  let upstreamNode: LNode | undefined;
-  let handler: BuiltinHandler | undefined;
-  let handlerNode: LNode | undefined;
   let matchesNode: LNode | undefined;
-  walkBlock(ctx, node, path, {
-    label,
-    keys: {
-      priority: (n, p) => {
-        priority = readPriority(ctx, n, p) ?? priority;
-      },
-      matches: (n, p) => {
-        matchesNode = n;
-        matches = readMatches(ctx, n, p, label);
-      },
-      upstream: (n, p) => {
-        upstreamNode = n;
-        upstream = readString(ctx, n, p);
-        if (upstream !== undefined) ctx.refs.push({ kind: 'upstream', from: label, name: upstream, node: n, path: p });
-      },
-      'builtin-handler': (n, p) => {
-        handlerNode = n;
-        handler = readEnum<BuiltinHandler>(ctx, n, p, BUILTIN_HANDLERS, ['config', 'upstreams', 'cache-purge', 'cache-stats']);
-      },
+  const filters: string[] = [];
+  /** Action keys present (valid or not), in order, and the action read from the first. */
+  const actionNodes: LNode[] = [];
+  let action: RouteAction | undefined;
+  const keys: Record<string, (n: LNode, p: string) => void> = {
+    priority: (n, p) => {
+      priority = readPriority(ctx, n, p) ?? priority;
     },
-    notImplemented: ROUTE_NOT_IMPLEMENTED,
-  });
+    matches: (n, p) => {
+      matchesNode = n;
+      matches = readMatches(ctx, n, p, label);
+    },
+    filters: (n, p) => {
+      const vals = readManyStrings(ctx, n, p);
+      if (vals === undefined) return;
+      for (const { value, pos } of vals) {
+        if (filters.includes(value)) {
+          error(ctx, n, pos, 'duplicate-value', `filter ${q(value)} is listed twice in ${label}`, p, 'each filter runs once per request');
+          continue;
+        }
+        filters.push(value);
+        ctx.refs.push({ kind: 'filter', from: label, name: value, node: n, path: p });
+      }
+    },
+  };
+  for (const [key, read] of Object.entries(ROUTE_ACTIONS)) {
+    keys[key] = (n, p) => {
+      actionNodes.push(n);
+      const a = read(ctx, n, p, label);
+      if (actionNodes.length === 1) action = a;
+    };
+  }
+  walkBlock(ctx, node, path, { label, keys, notImplemented: ROUTE_NOT_IMPLEMENTED });
   if (matchesNode === undefined) {
     error(ctx, node, node.pos, 'missing-matches', `${label} has no "matches" block`, path, 'e.g. matches { path-prefix "/" }');
   } else if (matchesNode.children.length === 0) {
     error(ctx, matchesNode, matchesNode.pos, 'missing-matches', `${label} has an empty "matches" block`, `${path}/matches`, 'add at least one condition, e.g. path-prefix "/"');
   }
-  if (upstreamNode !== undefined && handlerNode !== undefined) {
-    error(ctx, handlerNode, handlerNode.pos, 'conflict', `${label} has both "upstream" and "builtin-handler"`, path, 'a route does exactly one thing: keep one of them');
-  } else if (upstreamNode === undefined && handlerNode === undefined) {
-    error(ctx, node, node.pos, 'missing-action', `${label} has neither "upstream" nor "builtin-handler"`, path, 'e.g. upstream "backend"');
+  const second = actionNodes[1];
+  if (second !== undefined) {
+    const first = actionNodes[0] as LNode;
+    error(ctx, second, second.pos, 'conflict', `${label} has both ${q(first.name)} and ${q(second.name)}`, path, 'a route does exactly one thing: keep one of them');
+  } else if (actionNodes.length === 0) {
+    error(ctx, node, node.pos, 'missing-action', `${label} has ${actionList('nor')}`, path, 'e.g. upstream "backend"');
   }
-  if (id === undefined || matches === undefined || matches.length === 0) return undefined;
-  let action: RouteAction;
-  if (upstream !== undefined && handlerNode === undefined) action = { kind: 'upstream', upstream };
-  else if (handler !== undefined && upstreamNode === undefined) action = { kind: 'builtin', handler };
-  else return undefined;
-  return { node, config: { id, priority, matches, action, loc: locOf(node) } };
+  if (id === undefined || matches === undefined || matches.length === 0 || action === undefined || second !== undefined) return undefined;
+  return { node, config: { id, priority, matches, action, filters, loc: locOf(node) } };
 }
-

@@ -1,0 +1,29 @@
+// What the compile step hands to each area's builder: the config, the registry of long-lived
+// state, the metrics, and `acquire`, which records every registry key the snapshot takes so that
+// `releaseSnapshot` gives back exactly those.
+import type { Config } from '../config/types.ts';
+import type { Registry, Resource } from '../runtime/registry.ts';
+import type { Metrics } from '../observability/metrics.ts';
+
+export interface CompileContext {
+  readonly config: Config;
+  readonly registry: Registry;
+  readonly metrics: Metrics;
+  /** `registry.acquire`, recorded for release when the snapshot's generation is retired. */
+  acquire<T extends Resource>(key: string, create: () => T): T;
+}
+
+export function createCompileContext(config: Config, registry: Registry, metrics: Metrics): { cc: CompileContext; acquired: string[] } {
+  const acquired: string[] = [];
+  const cc: CompileContext = {
+    config,
+    registry,
+    metrics,
+    acquire<T extends Resource>(key: string, create: () => T): T {
+      const v = registry.acquire(key, create);
+      acquired.push(key);
+      return v;
+    },
+  };
+  return { cc, acquired };
+}

@@ -1,0 +1,345 @@
+// One request from arrival to finalize: the request context every phase reads and writes.
+//
+// Hot-path rules (see docs/design.md): one `Exchange` per request holds the pipeline state and is
+// the argument of its timers and listeners, so no closure is created per request; metric children
+// are pre-bound; `finalize` runs exactly once and never throws.
+//
+// Phases (src/pipeline/handle.ts runs them): sanitize → route → filters (admit) → route handler
+// (forward to an upstream, builtin, …) → respond → finalize. Each phase either continues or ends
+// the exchange with a local reply (`reply`, `fail`).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ERROR_TABLE, ProxyError, errorBody } from '../core/errors.ts';
+import type { ErrorCode } from '../core/errors.ts';
+import { appendListValue } from '../core/headers.ts';
+import type { HeaderCollector } from '../core/headers.ts';
+import { isAcceptableRequestId, newRequestId, newTraceparent, parseTraceparent } from '../core/ids.ts';
+import type { CompiledRoute, Snapshot } from '../compile/snapshot.ts';
+import type { RouteMetrics } from '../observability/metrics.ts';
+import type { AccessLog } from '../observability/log.ts';
+import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
+import type { ListenerContext } from './context.ts';
+import { applyHeaderOps } from './header-ops.ts';
+import type { HeaderOp } from './header-ops.ts';
+
+export const VIA_TOKEN = '1.1 sentinel';
+
+/** Something in progress for a request that can be cancelled: an upstream attempt, an agent call. */
+export interface Pending {
+  /**
+   * Stops it. The implementation ends the exchange (`ex.fail(reason.code)`), at once or when its
+   * own callbacks unwind; it must not leave the exchange unfinished.
+   */
+  cancel(reason: ProxyError): void;
+}
+
+/** What serves a matched route: the upstream proxy, a builtin handler, static files, … */
+export interface RouteHandler {
+  readonly kind: string;
+  /** Serves the request and ends the exchange exactly once (now or later). */
+  handle(ex: Exchange): void;
+}
+
+const kExchange = Symbol('sentinel.exchange');
+
+type ResWithExchange = ServerResponse & { [kExchange]?: Exchange };
+type ReqWithExchange = IncomingMessage & { [kExchange]?: Exchange };
+
+function onResponseClose(this: ResWithExchange): void {
+  const ex = this[kExchange];
+  if (ex !== undefined) ex.onClientClose();
+}
+
+function onRequestBodyError(this: ReqWithExchange): void {
+  const ex = this[kExchange];
+  if (ex !== undefined) ex.onClientClose();
+}
+
+function onTotalTimeout(ex: Exchange): void {
+  ex.abort(new ProxyError('REQUEST_TIMEOUT'));
+}
+
+function uncorkResponse(res: ServerResponse): void {
+  res.uncork();
+}
+
+export class Exchange implements HeaderCollector {
+  readonly ctx: ListenerContext;
+  /** The generation this request started under; it keeps it to the end (reload drains by it). */
+  readonly snapshot: Snapshot;
+  readonly req: IncomingMessage;
+  readonly res: ResWithExchange;
+  readonly startNs: bigint;
+  readonly requestId: string;
+  readonly traceparent: string;
+  readonly traceId: string;
+  /** Captured on arrival: Node detaches `req.socket` once the exchange is over. */
+  readonly clientIp: string;
+  readonly clientPort: number;
+  /** Request path as routed (sanitize may normalise it), without the query. */
+  path = '';
+  /** Raw query string without '?', or null. */
+  query: string | null = null;
+  /** Authority the client asked for (Host, or the absolute-form target's authority). */
+  host = '';
+  route: CompiledRoute | null = null;
+  routeMetrics: RouteMetrics;
+  status = 0;
+  errorCode: ErrorCode | undefined = undefined;
+  bytesIn = 0;
+  bytesOut = 0;
+  finished = false;
+  /**
+   * The whole request body when a phase buffered it (a filter that inspects it, or a retry policy
+   * that must replay it); null = the body streams from `req` (or there is none).
+   */
+  body: Buffer | null = null;
+
+  // ---- upstream side (set by the forward phase) ----
+  upstream: UpstreamRuntime | null = null;
+  target: TargetRuntime | null = null;
+  /** Upstream attempts made (the first one and retries). */
+  attempts = 0;
+  upstreamStartNs = 0n;
+  upstreamEndNs = 0n;
+
+  // ---- mutations asked for by filters (agents, rate limits) and route rules ----
+  /** Applied to the upstream request head, after the proxy's own rewriting. */
+  requestHeaderOps: HeaderOp[] | null = null;
+  /** Applied to the response head, relayed or local. */
+  responseHeaderOps: HeaderOp[] | null = null;
+
+  /** What is in progress and must be cancelled when the client goes away or the budget ends. */
+  pending: Pending | null = null;
+
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(ctx: ListenerContext, snapshot: Snapshot, req: IncomingMessage, res: ServerResponse) {
+    this.ctx = ctx;
+    this.snapshot = snapshot;
+    snapshot.usage.inflight++;
+    this.req = req;
+    this.res = res as ResWithExchange;
+    this.startNs = process.hrtime.bigint();
+    this.routeMetrics = snapshot.unmatched;
+    this.clientIp = req.socket.remoteAddress ?? '';
+    this.clientPort = req.socket.remotePort ?? 0;
+    const rid = req.headers['x-request-id'];
+    this.requestId = typeof rid === 'string' && isAcceptableRequestId(rid) ? rid : newRequestId(snapshot.config.system.traceIdFormat);
+    const tp = req.headers.traceparent;
+    const parsed = typeof tp === 'string' ? parseTraceparent(tp) : null;
+    this.traceparent = parsed !== null ? (tp as string) : newTraceparent();
+    this.traceId = this.traceparent.slice(3, 35);
+    this.res[kExchange] = this;
+    res.on('close', onResponseClose);
+  }
+
+  /** SelectContext: the request headers (lower-case names, as Node delivers them). */
+  get headers(): IncomingMessage['headers'] {
+    return this.req.headers;
+  }
+
+  /** True when the request carries a body (Content-Length > 0 or Transfer-Encoding). */
+  hasRequestBody(): boolean {
+    const h = this.req.headers;
+    if (h['transfer-encoding'] !== undefined) return true;
+    const cl = h['content-length'];
+    return cl !== undefined && cl !== '0';
+  }
+
+  /** Reports a client error while its body streams upstream (the socket resets mid-upload). */
+  watchRequestBody(): void {
+    const req = this.req as ReqWithExchange;
+    if (req[kExchange] === this) return;
+    req[kExchange] = this;
+    req.on('error', onRequestBodyError);
+  }
+
+  /** Arms the total time budget of the exchange (once; later calls are ignored). */
+  armTotalTimeout(ms: number): void {
+    if (this.timer === null && !this.finished) this.timer = setTimeout(onTotalTimeout, ms, this);
+  }
+
+  // ---- headers ----------------------------------------------------------------------------
+
+  // Fields held back by filterHeaders and merged before they are re-emitted.
+  xff: string | null = null;
+  via: string | null = null;
+  tracestate: string | null = null;
+
+  /** HeaderCollector: receives the request fields the proxy rewrites, and the response's Via. */
+  collect(lower: string, value: string): void {
+    if (lower === 'x-forwarded-for') this.xff = appendListValue(this.xff, value);
+    else if (lower === 'via') this.via = appendListValue(this.via, value);
+    else if (lower === 'tracestate') this.tracestate = this.tracestate === null ? value : `${this.tracestate},${value}`;
+  }
+
+  /**
+   * Completes a response head, relayed or local: Via (when `via`), X-Request-Id, the response
+   * header operations of the route and the filters, and Connection: close while draining.
+   */
+  finishResponseHead(out: string[], via: boolean): string[] {
+    if (via) {
+      out.push('via', appendListValue(this.via, VIA_TOKEN));
+      this.via = null;
+    }
+    out.push('x-request-id', this.requestId);
+    const routeOps = this.route?.responseHeaderOps ?? null;
+    if (routeOps !== null) applyHeaderOps(out, routeOps);
+    if (this.responseHeaderOps !== null) applyHeaderOps(out, this.responseHeaderOps);
+    if (this.ctx.draining) out.push('connection', 'close');
+    return out;
+  }
+
+  /**
+   * Writes the response head; false when the serializer refused it (invalid header from
+   * upstream or an agent). Corks until the next tick so that a small response's head and body go
+   * out in one write.
+   */
+  writeHead(status: number, headers: string[], statusMessage?: string): boolean {
+    try {
+      if (statusMessage !== undefined && statusMessage !== '') this.res.writeHead(status, statusMessage, headers);
+      else this.res.writeHead(status, headers);
+    } catch {
+      return false;
+    }
+    this.status = status;
+    this.res.cork();
+    process.nextTick(uncorkResponse, this.res);
+    return true;
+  }
+
+  // ---- local replies ------------------------------------------------------------------------
+
+  /**
+   * Ends the exchange with a locally generated response. `headers` is a flat list; X-Request-Id
+   * and the response header operations are added. The caller has checked that headers are unsent.
+   */
+  reply(status: number, headers: string[], body: string | Buffer | null): void {
+    if (this.finished) return;
+    const res = this.res;
+    if (res.headersSent || res.destroyed) {
+      this.fail('INTERNAL_ERROR');
+      return;
+    }
+    const payload = body ?? '';
+    const out = this.finishResponseHead(headers, false);
+    out.push('content-length', String(typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length));
+    if (!this.writeHead(status, out)) {
+      this.fail('INTERNAL_ERROR');
+      return;
+    }
+    if (this.req.method === 'HEAD') res.end();
+    else res.end(payload);
+    this.bytesOut += typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    this.finalize();
+  }
+
+  /** A JSON reply (builtin handlers, admin data). */
+  replyJson(status: number, value: unknown): void {
+    this.reply(status, ['content-type', 'application/json', 'cache-control', 'no-store'], JSON.stringify(value));
+  }
+
+  // ---- ending -------------------------------------------------------------------------------
+
+  /** Aborts what is in progress (timeout, client gone); the exchange ends with `reason`. */
+  abort(reason: ProxyError): void {
+    if (this.finished) return;
+    const pending = this.pending;
+    if (pending !== null) pending.cancel(reason);
+    else this.fail(reason.code);
+  }
+
+  onClientClose(): void {
+    if (this.finished) return;
+    // 'close' after a complete response is normal; before it, the client went away.
+    if (!this.res.writableFinished) this.abort(new ProxyError('CLIENT_CLOSED_REQUEST'));
+  }
+
+  /** Ends the exchange with an error: a JSON error if nothing was sent, else an aborted response. */
+  fail(code: ErrorCode): void {
+    if (this.finished) return;
+    this.errorCode = code;
+    const res = this.res;
+    if (code === 'CLIENT_CLOSED_REQUEST') {
+      this.status = 499;
+      if (!res.destroyed) res.destroy();
+    } else if (!res.headersSent && !res.destroyed) {
+      const status = ERROR_TABLE[code].status;
+      const body = errorBody(code, this.requestId);
+      const out = this.finishResponseHead(['content-type', 'application/json', 'cache-control', 'no-store'], false);
+      out.push('content-length', String(Buffer.byteLength(body)));
+      if (this.writeHead(status, out)) res.end(body);
+      else { this.status = status; res.destroy(); }
+    } else {
+      // Headers are out: the only honest signal left is to abort the client connection, so a
+      // truncated body can never look complete.
+      if (this.status === 0) this.status = ERROR_TABLE[code].status;
+      res.destroy();
+    }
+    this.ctx.metrics.error(code);
+    this.finalize();
+  }
+
+  /** Runs once: timers, generation accounting, route hooks, metrics, access log. Never throws. */
+  finalize(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
+    const pending = this.pending;
+    if (pending !== null) {
+      // Ended while something was in flight (a local reply raced it): stop it quietly.
+      this.pending = null;
+      try { pending.cancel(new ProxyError(this.errorCode ?? 'CLIENT_CLOSED_REQUEST')); } catch { /* finalize never throws */ }
+    }
+    const ctx = this.ctx;
+    ctx.metrics.activeRequests--;
+    const usage = this.snapshot.usage;
+    if (--usage.inflight === 0 && usage.onIdle !== null) {
+      const idle = usage.onIdle;
+      usage.onIdle = null;
+      idle();
+    }
+    const endNs = process.hrtime.bigint();
+    const seconds = Number(endNs - this.startNs) / 1e9;
+    const route = this.route;
+    if (route !== null && route.filters.length > 0) {
+      for (const f of route.filters) {
+        if (f.onComplete === undefined) continue;
+        try { f.onComplete(this); } catch (err) { process.emitWarning(`sentinel: filter "${f.id}" onComplete failed: ${(err as Error).message}`); }
+      }
+    }
+    this.routeMetrics.done(this.req.method as string, this.status, seconds);
+    const log = ctx.accessLog;
+    if (log !== null) {
+      // finalize never throws: a logging failure must not take the exchange (or the process) down.
+      try {
+        this.writeAccessLog(log, endNs, seconds);
+      } catch (err) {
+        process.emitWarning(`sentinel: access log write failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private writeAccessLog(log: AccessLog, endNs: bigint, seconds: number): void {
+    const upstreamMs = this.upstreamStartNs === 0n ? 0 : Number((this.upstreamEndNs === 0n ? endNs : this.upstreamEndNs) - this.upstreamStartNs) / 1e6;
+    log.write({
+      request_id: this.requestId,
+      trace_id: this.traceId,
+      listener: this.ctx.listenerId,
+      client_ip: this.clientIp,
+      method: this.req.method as string,
+      path: this.path,
+      host: this.host,
+      route: this.route?.id ?? '-',
+      upstream: this.upstream?.id ?? '-',
+      target: this.target?.id ?? '-',
+      attempts: this.attempts,
+      status: this.status,
+      error_code: this.errorCode,
+      bytes_in: this.bytesIn,
+      bytes_out: this.bytesOut,
+      duration_ms: Math.round(seconds * 1e6) / 1e3,
+      upstream_ms: Math.round(upstreamMs * 1e3) / 1e3,
+    });
+  }
+}
