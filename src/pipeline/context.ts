@@ -3,6 +3,7 @@
 import type { RuntimeState } from '../runtime/state.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AccessLog } from '../observability/log.ts';
+import type { AuditLog } from '../observability/audit.ts';
 
 export interface ListenerContext {
   readonly listenerId: string;
@@ -11,6 +12,8 @@ export interface ListenerContext {
   readonly state: RuntimeState;
   readonly metrics: Metrics;
   readonly accessLog: AccessLog | null;
+  /** Every security decision (block, reject, limit triggered) is recorded here. */
+  readonly audit: AuditLog;
   readonly version: string;
   readonly startedAtMs: number;
   /** Set while the process drains: new requests get 503 SHUTTING_DOWN with Connection: close. */

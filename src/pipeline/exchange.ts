@@ -16,6 +16,7 @@ import { isAcceptableRequestId, newRequestId, newTraceparent, parseTraceparent }
 import type { CompiledRoute, Snapshot } from '../compile/snapshot.ts';
 import type { RouteMetrics } from '../observability/metrics.ts';
 import type { AccessLog } from '../observability/log.ts';
+import type { AuditEvent } from '../observability/audit.ts';
 import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
 import type { ListenerContext } from './context.ts';
 import { applyHeaderOps } from './header-ops.ts';
@@ -206,6 +207,23 @@ export class Exchange implements HeaderCollector {
     this.res.cork();
     process.nextTick(uncorkResponse, this.res);
     return true;
+  }
+
+  /** Records a security decision about this request in the audit log (request fields filled in). */
+  audit(component: string, action: string, reason: string, extra?: Omit<AuditEvent, 'component' | 'action' | 'reason'>): void {
+    this.ctx.audit.record({
+      component,
+      action,
+      reason,
+      request_id: this.requestId,
+      trace_id: this.traceId,
+      listener: this.ctx.listenerId,
+      route: this.route?.id ?? '-',
+      client_ip: this.clientIp,
+      method: this.req.method as string,
+      path: this.path,
+      ...extra,
+    });
   }
 
   // ---- local replies ------------------------------------------------------------------------

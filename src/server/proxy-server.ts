@@ -9,6 +9,7 @@ import { RuntimeState } from '../runtime/state.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { createAccessLog } from '../observability/log.ts';
 import type { AccessLog, Logger } from '../observability/log.ts';
+import { createAuditLog } from '../observability/audit.ts';
 import type { ListenerContext } from '../pipeline/context.ts';
 import { ConnectionGate, createHttpListener, listen } from './http-listener.ts';
 import { createMetricsServer } from '../admin/metrics-server.ts';
@@ -96,6 +97,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   const accessLog: AccessLog | null = startConfig.observability.logging.accessLog.enabled
     ? createAccessLog(startConfig.observability.logging.accessLog.destination)
     : null;
+  const audit = createAuditLog(logger);
   const gate = new ConnectionGate(startConfig.system.maxConnections);
   const startedAtMs = Date.now();
   const bound = new Map<string, BoundListener>();
@@ -104,7 +106,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   let shuttingDown: Promise<{ forced: boolean }> | null = null;
 
   const bindListener = async (l: ListenerConfig): Promise<BoundListener> => {
-    const ctx: ListenerContext = { listenerId: l.id, scheme: 'http', state, metrics, accessLog, version: o.version, startedAtMs, draining: false, keepaliveMaxRequests: l.keepaliveMaxRequests };
+    const ctx: ListenerContext = { listenerId: l.id, scheme: 'http', state, metrics, accessLog, audit, version: o.version, startedAtMs, draining: false, keepaliveMaxRequests: l.keepaliveMaxRequests };
     const server = createHttpListener(l, ctx, gate);
     try {
       const port = await listen(server, l.id, l.host, l.port);
