@@ -28,6 +28,17 @@ export interface LeakBounds {
   /** Least-squares slope of the proxy's RSS over the steady phase must stay below this (MB/min, 1 MB = 10^6 B). */
   readonly maxRssSlopeMbPerMin: number;
   /**
+   * RSS needs minutes to settle (V8 sizes its heap, the allocator keeps pages): the RSS slope is judged
+   * only when the judged window is at least this long, and reported as information otherwise.
+   */
+  readonly minRssWindowMs: number;
+  /**
+   * The live heap after a full GC (read through the inspector) at the start of the judged window and
+   * at the end of the load may grow by at most this much (MB). Steady as soon as caches are warm, so
+   * it judges short runs too. Needs the proxy the runner starts itself.
+   */
+  readonly maxHeapGrowthAfterGcMb: number;
+  /**
    * Open fds once the load has stopped and idle connections have closed, minus the fds before the load.
    * (During the load fds follow the connection high-water mark, so they are reported, not judged.)
    */
@@ -133,7 +144,7 @@ export const PROFILES: { readonly [K in ProfileName]: Profile } = {
     preAllocatedVus: 30,
     maxVus: 150,
     thresholds: { httpReqFailedRate: 0.001, p95Ms: 100, p99Ms: 250 },
-    leak: { maxRssSlopeMbPerMin: 5, maxFdGrowth: 8, warmupFraction: 0.25 },
+    leak: { maxRssSlopeMbPerMin: 5, minRssWindowMs: 4 * MIN, maxHeapGrowthAfterGcMb: 5, maxFdGrowth: 8, warmupFraction: 0.25 },
     path: '/',
   },
 };

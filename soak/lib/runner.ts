@@ -14,6 +14,7 @@ import { ResourceSampler, countFds } from './sampler.ts';
 import { evaluateThresholds, judgeLeaks, percentileK6 } from './stats.ts';
 import type { LeakVerdict, ResourceSample, ThresholdResult } from './stats.ts';
 import { startSoakUpstream } from './upstream.ts';
+import { HeapProbe, parseInspectorUrl } from './heap-probe.ts';
 import type { SoakUpstream } from './upstream.ts';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -135,6 +136,7 @@ export async function runProfile(o: RunOptions): Promise<RunReport> {
   let target: URL;
   let pid: number | null;
   let metricsUrl: string | null;
+  let probe: HeapProbe | null = null;
   try {
     if (o.target !== undefined && o.target !== null) {
       target = loopbackUrl(o.target);
@@ -142,7 +144,8 @@ export async function runProfile(o: RunOptions): Promise<RunReport> {
       metricsUrl = o.metricsUrl === undefined || o.metricsUrl === null ? null : loopbackUrl(o.metricsUrl).href;
     } else {
       upstream = await startSoakUpstream();
-      proxy = await startSentinel(selfConfig(upstream.port), { listeners: ['soak'], metrics: true });
+      // The inspector (loopback, ephemeral port) lets the heap probe read the live heap after a full GC.
+      proxy = await startSentinel(selfConfig(upstream.port), { listeners: ['soak'], metrics: true, nodeArgs: profile.leak !== null ? ['--inspect=127.0.0.1:0'] : [] });
       const started = proxy;
       void started.exited.then((code) => {
         proxyExit = code;
@@ -155,6 +158,10 @@ export async function runProfile(o: RunOptions): Promise<RunReport> {
       pid = proxy.child.pid ?? null;
       metricsUrl = `http://127.0.0.1:${proxy.metricsPort}/metrics`;
       log(`started upstream 127.0.0.1:${upstream.port} and sentinel pid ${pid} on ${target.host} (metrics ${metricsUrl})`);
+      const inspector = profile.leak !== null ? parseInspectorUrl(proxy.stderr()) : null;
+      if (inspector !== null) {
+        probe = await HeapProbe.connect(inspector).catch((e: Error) => { log(`heap probe unavailable: ${e.message}`); return null; });
+      }
     }
 
     const sampleIntervalMs = o.sampleIntervalMs ?? 1000;
@@ -173,6 +180,15 @@ export async function runProfile(o: RunOptions): Promise<RunReport> {
       gracefulStopMs: o.gracefulStopMs ?? GRACEFUL_STOP_MS,
     });
     sampler.start();
+    // Live heap after GC at the start of the judged window (warm) and at the end of the load.
+    const window = steadyWindowMs(profile);
+    const heap: { startMb: number | null; endMb: number | null } = { startMb: null, endMb: null };
+    let heapStart: Promise<void> = Promise.resolve();
+    const heapTimer = probe === null || window === null ? null : setTimeout(() => {
+      const p = probe as HeapProbe;
+      heapStart = p.heapAfterGcMb().then((mb) => { heap.startMb = mb; log(`live heap after GC at the start of the judged window: ${mb.toFixed(2)} MB`); },
+        (e: Error) => log(`heap probe failed: ${e.message}`));
+    }, window.startMs + (window.endMs - window.startMs) * (profile.leak?.warmupFraction ?? 0.25));
     const onAbort = (): void => run.abort();
     o.signal?.addEventListener('abort', onAbort, { once: true });
     let lastSent = 0;
@@ -195,7 +211,13 @@ export async function runProfile(o: RunOptions): Promise<RunReport> {
     } finally {
       clearInterval(progress);
       o.signal?.removeEventListener('abort', onAbort);
+      if (heapTimer !== null) clearTimeout(heapTimer);
       await sampler.stop();
+    }
+    await heapStart;
+    if (probe !== null && heap.startMb !== null) {
+      heap.endMb = await probe.heapAfterGcMb().catch((e: Error) => { log(`heap probe failed: ${e.message}`); return null; });
+      if (heap.endMb !== null) log(`live heap after GC at the end of the load: ${heap.endMb.toFixed(2)} MB`);
     }
     await sampler.sampleOnce(); // one after the load
     const samples = sampler.samples;
@@ -219,14 +241,13 @@ export async function runProfile(o: RunOptions): Promise<RunReport> {
       http_req_duration: { kind: 'trend', sorted: d },
       dropped_iterations: { kind: 'counter', count: result.dropped, durationS: result.durationMs / 1000 },
     });
-    const window = steadyWindowMs(profile);
-    const leak = window === null ? null : judgeLeaks(samples, window, profile.leak, { baseline: baseline.fds, after: fdsAfter });
+    const leak = window === null ? null : judgeLeaks(samples, window, profile.leak, { baseline: baseline.fds, after: fdsAfter }, heap);
     const checks: Check[] = [
       { name: 'requests completed', pass: result.completed > 0, detail: `${result.completed} of ${result.sent} sent` },
       { name: 'run not aborted', pass: !result.aborted, detail: result.aborted ? 'aborted before the last stage' : 'all stages ran' },
     ];
     if (profile.leak !== null) {
-      checks.push({ name: 'no leak (RSS slope, fd growth)', pass: leak?.pass === true, detail: leak === null ? 'no steady phase' : leak.reasons.join('; ') || 'within bounds' });
+      checks.push({ name: 'no leak (heap after GC, RSS slope, fd growth)', pass: leak?.pass === true, detail: leak === null ? 'no steady phase' : leak.reasons.join('; ') || 'within bounds' });
     }
     if (proxy !== null) {
       const alive = proxyExit === null && proxy.child.exitCode === null && proxy.child.signalCode === null;
@@ -268,6 +289,7 @@ export async function runProfile(o: RunOptions): Promise<RunReport> {
     }
     return report;
   } finally {
+    probe?.close();
     if (proxy !== null) {
       stopping = true;
       await proxy.stop('SIGTERM');
@@ -292,7 +314,7 @@ export function formatSummary(r: RunReport): string {
   rows.push(['event-loop lag p99 (ms)', span(res.eventLoopLagP99Ms), '']);
   if (r.leak !== null) {
     const l = r.leak;
-    rows.push([`steady window ${(l.fromMs / 1000).toFixed(0)}-${(l.toMs / 1000).toFixed(0)} s`, `${l.samples} samples; RSS slope ${fmt(l.rssSlopeMbPerMin, 2)} MB/min, heap slope ${fmt(l.heapSlopeMbPerMin, 2)} MB/min, fd growth after settle ${fmt(l.fdGrowth, 0)}`, l.pass === null ? 'info' : l.pass ? 'PASS' : 'FAIL']);
+    rows.push([`steady window ${(l.fromMs / 1000).toFixed(0)}-${(l.toMs / 1000).toFixed(0)} s`, `${l.samples} samples; live heap after GC ${Number.isNaN(l.heapGrowthAfterGcMb) ? '-' : `${l.heapGrowthAfterGcMb >= 0 ? '+' : ''}${fmt(l.heapGrowthAfterGcMb, 2)}`} MB, RSS slope ${fmt(l.rssSlopeMbPerMin, 2)} MB/min${l.rssJudged ? '' : ' (info: window too short)'}, heap slope ${fmt(l.heapSlopeMbPerMin, 2)} MB/min, fd growth after settle ${fmt(l.fdGrowth, 0)}`, l.pass === null ? 'info' : l.pass ? 'PASS' : 'FAIL']);
   }
   for (const c of r.checks) rows.push([c.name, c.detail, c.pass ? 'PASS' : 'FAIL']);
   const w0 = Math.max(...rows.map((x) => x[0].length));

@@ -159,8 +159,16 @@ export interface ResourceSample {
 
 export interface LeakBoundsLike {
   readonly maxRssSlopeMbPerMin: number;
+  readonly minRssWindowMs: number;
+  readonly maxHeapGrowthAfterGcMb: number;
   readonly maxFdGrowth: number;
   readonly warmupFraction: number;
+}
+
+/** Live heap after a full GC at the start of the judged window and at the end of the load (MB); null = no probe. */
+export interface HeapAfterGc {
+  readonly startMb: number | null;
+  readonly endMb: number | null;
 }
 
 /** Open fds before the load, and once the load has stopped and idle connections have closed. */
@@ -180,6 +188,10 @@ export interface LeakVerdict {
   readonly fdSlopePerMin: number;
   /** fds after the load settled minus fds before it (NaN when either is unknown). */
   readonly fdGrowth: number;
+  /** Whether the window was long enough for the RSS slope to be judged (else it is information). */
+  readonly rssJudged: boolean;
+  /** Live heap after GC at the end minus at the start of the judged window (NaN without the probe). */
+  readonly heapGrowthAfterGcMb: number;
   /** null when no bounds were given (informational only). */
   readonly pass: boolean | null;
   readonly reasons: string[];
@@ -202,7 +214,7 @@ function slopePerMin(samples: readonly ResourceSample[], pick: (s: ResourceSampl
  * first `warmupFraction` left out, and fd growth = fds after the load settled − fds before it. With
  * bounds, fewer than 5 samples in the window, an unknown slope or unknown fds fail.
  */
-export function judgeLeaks(samples: readonly ResourceSample[], window: { startMs: number; endMs: number }, bounds: LeakBoundsLike | null, fds: FdSettle): LeakVerdict {
+export function judgeLeaks(samples: readonly ResourceSample[], window: { startMs: number; endMs: number }, bounds: LeakBoundsLike | null, fds: FdSettle, heap: HeapAfterGc = { startMb: null, endMb: null }): LeakVerdict {
   const warmup = bounds?.warmupFraction ?? 0.25;
   const fromMs = window.startMs + (window.endMs - window.startMs) * warmup;
   const toMs = window.endMs;
@@ -211,6 +223,8 @@ export function judgeLeaks(samples: readonly ResourceSample[], window: { startMs
   const heapSlope = slopePerMin(inWin, (s) => s.heapUsedMb);
   const fdSlope = slopePerMin(inWin, (s) => s.fds);
   const fdGrowth = fds.baseline === null || fds.after === null ? Number.NaN : fds.after - fds.baseline;
+  const heapGrowth = heap.startMb === null || heap.endMb === null ? Number.NaN : heap.endMb - heap.startMb;
+  const rssJudged = bounds !== null && toMs - fromMs >= bounds.minRssWindowMs;
   const reasons: string[] = [];
   let pass: boolean | null = null;
   if (bounds !== null) {
@@ -219,14 +233,22 @@ export function judgeLeaks(samples: readonly ResourceSample[], window: { startMs
       pass = false;
       reasons.push(`only ${inWin.length} samples in the steady window (need >= 5)`);
     }
-    if (!(rssSlope < bounds.maxRssSlopeMbPerMin)) {
+    if (rssJudged && !(rssSlope < bounds.maxRssSlopeMbPerMin)) {
       pass = false;
       reasons.push(`RSS slope ${rssSlope.toFixed(2)} MB/min, bound < ${bounds.maxRssSlopeMbPerMin}`);
+    }
+    if (!rssJudged && Number.isNaN(heapGrowth)) {
+      pass = false;
+      reasons.push(`the judged window (${((toMs - fromMs) / 1000).toFixed(0)} s) is too short for the RSS slope and there is no heap probe: nothing judges leaks`);
+    }
+    if (!Number.isNaN(heapGrowth) && !(heapGrowth <= bounds.maxHeapGrowthAfterGcMb)) {
+      pass = false;
+      reasons.push(`live heap after GC grew ${heapGrowth.toFixed(2)} MB, bound <= ${bounds.maxHeapGrowthAfterGcMb}`);
     }
     if (!(fdGrowth <= bounds.maxFdGrowth)) {
       pass = false;
       reasons.push(`fd growth ${fdGrowth} after the load settled, bound <= ${bounds.maxFdGrowth}`);
     }
   }
-  return { fromMs, toMs, samples: inWin.length, rssSlopeMbPerMin: rssSlope, heapSlopeMbPerMin: heapSlope, fdSlopePerMin: fdSlope, fdGrowth, pass, reasons };
+  return { fromMs, toMs, samples: inWin.length, rssSlopeMbPerMin: rssSlope, heapSlopeMbPerMin: heapSlope, fdSlopePerMin: fdSlope, fdGrowth, rssJudged, heapGrowthAfterGcMb: heapGrowth, pass, reasons };
 }

@@ -28,6 +28,8 @@ export interface StartOptions {
   readonly metrics?: boolean;
   readonly env?: Record<string, string>;
   readonly args?: readonly string[];
+  /** Node options before the script, e.g. `--inspect=127.0.0.1:0` (the soak runner's heap probe). */
+  readonly nodeArgs?: readonly string[];
   /** Start with no -c at all (embedded default, or SENTINEL_CONFIG from env). */
   readonly noConfig?: boolean;
 }
@@ -39,7 +41,7 @@ export async function startSentinel(configKdl: string, options: StartOptions = {
   const configArgs = options.noConfig === true ? [] : ['-c', file];
   const env = { ...process.env, ...options.env };
   if (options.noConfig === true && options.env?.SENTINEL_CONFIG === undefined) delete env.SENTINEL_CONFIG;
-  const child = spawn(process.execPath, [BIN, 'run', ...configArgs, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, 'run', ...configArgs, ...(options.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env,
   });

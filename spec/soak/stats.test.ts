@@ -93,7 +93,8 @@ function samples(rssAt: (tMin: number) => number, fds = 30): ResourceSample[] {
 
 describe('leak judgement', () => {
   const window = { startMs: 0, endMs: 60_000 };
-  const bounds = { maxRssSlopeMbPerMin: 5, maxFdGrowth: 8, warmupFraction: 0.25 };
+  // minRssWindowMs 0: these cases judge the RSS slope whatever the window's length.
+  const bounds = { maxRssSlopeMbPerMin: 5, minRssWindowMs: 0, maxHeapGrowthAfterGcMb: 8, maxFdGrowth: 8, warmupFraction: 0.25 };
 
   it('passes a flat RSS and fds back at the baseline', () => {
     const v = judgeLeaks(samples(() => 120), window, bounds, { baseline: 24, after: 25 });
@@ -118,6 +119,22 @@ describe('leak judgement', () => {
     expect(judgeLeaks(samples(() => 120), window, bounds, { baseline: null, after: null }).pass).toBe(false);
     expect(judgeLeaks(samples(() => 120).slice(0, 18), window, bounds, { baseline: 24, after: 24 }).pass).toBe(false);
     expect(judgeLeaks(samples((t) => 100 + 10 * t), window, null, { baseline: 24, after: 99 }).pass).toBeNull();
+  });
+
+  it('judges a short window by the live heap after GC, and reports its RSS slope as information', () => {
+    const short = { ...bounds, minRssWindowMs: 4 * 60_000 };
+    const rising = samples((t) => 100 + 120 * t); // V8 sizing its heap: RSS climbs fast in the first minutes
+    const ok = judgeLeaks(rising, window, short, { baseline: 24, after: 24 }, { startMb: 30, endMb: 31.5 });
+    expect(ok.rssJudged).toBe(false);
+    expect(ok.heapGrowthAfterGcMb).toBeCloseTo(1.5, 9);
+    expect(ok.pass).toBe(true);
+    const leak = judgeLeaks(rising, window, short, { baseline: 24, after: 24 }, { startMb: 30, endMb: 45 });
+    expect(leak.pass).toBe(false);
+    expect(leak.reasons.join()).toMatch(/live heap after GC grew 15\.00 MB/);
+    // Neither judged (short window, no probe): that is a failure, never a silent pass.
+    const blind = judgeLeaks(rising, window, short, { baseline: 24, after: 24 });
+    expect(blind.pass).toBe(false);
+    expect(blind.reasons.join()).toMatch(/nothing judges leaks/);
   });
 });
 
