@@ -8,14 +8,11 @@
 // referenceMatch as tests use it (re-sorts the routes on every call); `linear` is the same linear
 // scan over pre-sorted routes, which isolates what indexing buys. Not a test: numbers are noisy.
 
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { MatchCondition, RouteConfig } from '../../src/config/types.ts';
 import { compileRouter } from '../../src/routing/router.ts';
 import { referenceMatch, referenceMatchInOrder, referenceOrder } from '../../src/routing/reference.ts';
 import type { MatchInput } from '../../src/routing/types.ts';
+import { fmtOps, measure, writeBaseline } from './lib.ts';
 
 const ROUTE_COUNT = 1000;
 const MIX = { exact: 400, prefix: 300, regex: 100, hostExact: 100, hostWildcard: 100 } as const;
@@ -67,35 +64,6 @@ function request(path: string, host: string, fields: Partial<MatchInput> = {}): 
 
 type Matcher = (input: MatchInput) => RouteConfig | null;
 
-/** Ops/s of `fn` on `input`: calibrated batches for ~durationMs, median of `rounds`. */
-function measure(fn: Matcher, input: MatchInput, durationMs: number, rounds: number): number {
-  let sink = 0;
-  // Warm-up (lets the JIT settle) and calibration of the batch size to ~10 ms.
-  let batch = 1;
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < batch; i++) sink += fn(input)?.id.length ?? 0;
-    const elapsedMs = performance.now() - t0;
-    if (elapsedMs >= 10) break;
-    batch *= 2;
-  }
-  const results: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    let ops = 0;
-    const t0 = performance.now();
-    let elapsedMs = 0;
-    while (elapsedMs < durationMs) {
-      for (let i = 0; i < batch; i++) sink += fn(input)?.id.length ?? 0;
-      ops += batch;
-      elapsedMs = performance.now() - t0;
-    }
-    results.push((ops / elapsedMs) * 1000);
-  }
-  if (sink === -1) console.log('unreachable');
-  results.sort((a, b) => a - b);
-  return results[Math.floor(results.length / 2)] as number;
-}
-
 function main(): void {
   const write = !process.argv.includes('--no-write');
   const routes = buildRoutes();
@@ -138,39 +106,21 @@ function main(): void {
   console.log(`routing: ${ROUTE_COUNT} routes (${JSON.stringify(MIX)}), compile ${compileMs.toFixed(1)} ms, node ${process.version}`);
   for (const [name, input] of Object.entries(cases)) {
     const row: Record<string, number> = {};
-    for (const [impl, fn] of Object.entries(matchers)) row[impl] = Math.round(measure(fn, input, durations[impl] ?? 300, 5));
+    for (const [impl, fn] of Object.entries(matchers)) row[impl] = Math.round(measure(() => fn(input)?.id.length ?? 0, durations[impl] ?? 300, 5));
     const compiled = row.compiled as number;
     row.ratioVsReference = Number((compiled / (row.reference as number)).toFixed(1));
     row.ratioVsLinear = Number((compiled / (row.linear as number)).toFixed(1));
     results[name] = row;
     console.log(
-      `${name.padEnd(10)} match #${String(position[name] ?? '-').padEnd(4)} compiled ${fmt(compiled)} ops/s  linear ${fmt(row.linear as number)}  reference ${fmt(row.reference as number)}  x${row.ratioVsLinear} vs linear, x${row.ratioVsReference} vs reference`,
+      `${name.padEnd(10)} match #${String(position[name] ?? '-').padEnd(4)} compiled ${fmtOps(compiled)} ops/s  linear ${fmtOps(row.linear as number)}  reference ${fmtOps(row.reference as number)}  x${row.ratioVsLinear} vs linear, x${row.ratioVsReference} vs reference`,
     );
   }
 
   if (write) {
-    const out = fileURLToPath(new URL('./baselines/routing.json', import.meta.url));
-    mkdirSync(dirname(out), { recursive: true });
-    const cpu = cpus();
-    const baseline = {
-      benchmark: 'routing',
-      date: new Date().toISOString(),
-      node: process.version,
-      // Load average when the run ended: the machine is shared, so read the numbers with it.
-      machine: { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, platform: `${process.platform}-${process.arch}`, loadAverage1m: Number((loadavg()[0] ?? 0).toFixed(2)) },
-      routes: ROUTE_COUNT,
-      mix: MIX,
-      compileMs: Number(compileMs.toFixed(2)),
-      unit: 'ops/s (median of 5 rounds)',
-      cases: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { matchPosition: position[k], ...v }])),
-    };
-    writeFileSync(out, JSON.stringify(baseline, null, 2) + '\n');
-    console.log(`wrote ${out}`);
+    const cases = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, { matchPosition: position[k], ...v }]));
+    console.log(`wrote ${writeBaseline('routing', { routes: ROUTE_COUNT, mix: MIX, compileMs: Number(compileMs.toFixed(2)) }, cases)}`);
   }
 }
 
-function fmt(n: number): string {
-  return n.toLocaleString('en-US').padStart(12);
-}
 
 main();
