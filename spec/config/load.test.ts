@@ -94,7 +94,12 @@ describe('loadConfigText: valid configs', () => {
           preserveHost: false,
           hostHeader: 'api.internal',
           timeouts: { connectMs: 250, headersMs: 10000, readMs: 20000, requestMs: 90000 },
-          pool: { maxConnections: 64, idleTimeoutMs: 15000 },
+          pool: { maxConnections: 64, maxPendingRequests: 1024, idleTimeoutMs: 15000, maxRequestsPerConnection: 0 },
+          healthCheck: null,
+          circuitBreaker: null,
+          outlierDetection: null,
+          retryPolicy: null,
+          discovery: { kind: 'static' },
           loc: { file: 'full.kdl', line: 39, column: 5 },
         },
       ],
@@ -120,7 +125,8 @@ upstreams { upstream "u" { target "127.0.0.1:2" } }`);
     expect(config?.routes[0]?.priority).toBe(50);
     expect(config?.upstreams[0]).toMatchObject({
       loadBalancing: { algorithm: 'round_robin' }, preserveHost: true, hostHeader: null,
-      timeouts: { connectMs: 5000, headersMs: 30000, readMs: 30000, requestMs: 60000 }, pool: { maxConnections: 128, idleTimeoutMs: 60000 },
+      timeouts: { connectMs: 5000, headersMs: 30000, readMs: 30000, requestMs: 60000 }, pool: { maxConnections: 128, maxPendingRequests: 1024, idleTimeoutMs: 60000, maxRequestsPerConnection: 0 },
+      healthCheck: null, circuitBreaker: null, outlierDetection: null, retryPolicy: null, discovery: { kind: 'static' },
     });
     expect(config?.observability).toEqual({
       metrics: { enabled: true, host: '127.0.0.1', port: 9090, path: '/metrics' },
@@ -207,8 +213,8 @@ describe('loadConfigText: diagnostics', () => {
     expect(only(MINIMAL.replace('builtin-handler "status"', 'builtin-handler "status"; websocket #true'))).toMatchObject({ code: 'not-implemented', line: 2, column: 77 });
     expect(only(`${MINIMAL}observability { tracing { } }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 17 });
     expect(only(`${MINIMAL}observability { logging { format "combined" } }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 34 });
-    const lb = load(`${MINIMAL}routes { route "u" { matches { path "/u" }; upstream "b" } }\nupstreams { upstream "b" { target "127.0.0.1:1"; load-balancing "Locality-Aware"; health-check { } } }`);
-    expect(lb.diagnostics.map((d) => `${d.code}@${d.line}:${d.column}`)).toEqual(['not-implemented@4:65', 'not-implemented@4:83']);
+    const lb = load(`${MINIMAL}routes { route "u" { matches { path "/u" }; upstream "b" } }\nupstreams { upstream "b" { target "127.0.0.1:1"; load-balancing "Locality-Aware"; connection-pool { max-idle 4 } } }`);
+    expect(lb.diagnostics.map((d) => `${d.code}@${d.line}:${d.column}`)).toEqual(['not-implemented@4:65', 'not-implemented@4:101']);
     expect(lb.diagnostics[0]?.message).toBe('load-balancing "locality_aware" is not implemented yet');
   });
 

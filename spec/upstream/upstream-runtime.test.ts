@@ -9,7 +9,8 @@ import { formatDiagnostics } from '../../src/config/format.ts';
 import type { UpstreamConfig } from '../../src/config/types.ts';
 import { UpstreamRuntime } from '../../src/upstream/upstream.ts';
 import type { TargetRuntime } from '../../src/upstream/upstream.ts';
-import { createManualClock } from '../../src/upstream/health/clock.ts';
+import { createManualClock, monotonicClock } from '../../src/upstream/health/clock.ts';
+import { TargetHealth } from '../../src/upstream/health/target-health.ts';
 import type { Clock } from '../../src/upstream/health/clock.ts';
 import type { SelectContext } from '../../src/upstream/select/types.ts';
 
@@ -34,7 +35,7 @@ function targetsOf(config: UpstreamConfig): TargetRuntime[] {
     // Pools are lazy: nothing connects unless a request is dispatched, and none is here.
     const pool = new Pool(`http://${authority}`);
     pools.push(pool);
-    return { id: authority, pool, poolKey: `u|${authority}`, weight: t.weight, authority };
+    return { id: authority, host: t.host, port: t.port, pool, poolKey: `u|${authority}`, weight: t.weight, authority, health: new TargetHealth(authority, {}, monotonicClock) };
   });
 }
 
@@ -94,8 +95,8 @@ describe('pick honours the configured algorithm', () => {
     rt.begin(c);
     rt.begin(c);
     expect(rt.pick(ctx())).toBe(b);
-    rt.end(a, 5, true);
-    rt.end(a, 5, true);
+    rt.end(a, 5, 'success');
+    rt.end(a, 5, 'success');
     expect(rt.pick(ctx())).toBe(a);
   });
 
@@ -162,9 +163,9 @@ describe('pick honours the configured algorithm', () => {
     rt.end(a, 2_000, null);
     expect(new Set(picks(rt, 100))).toContain('9001');
     rt.begin(a);
-    rt.end(a, 2_000, true);
-    rt.end(b, 2, true);
-    rt.end(c, 3, true);
+    rt.end(a, 2_000, 'success');
+    rt.end(b, 2, 'success');
+    rt.end(c, 3, 'success');
     expect(picks(rt, 200)).not.toContain('9001');
   });
 
@@ -174,11 +175,11 @@ describe('pick honours the configured algorithm', () => {
     const [a, b] = rt.targets as [TargetRuntime, TargetRuntime];
     for (const [t, ms] of [[a, 5], [b, 4]] as const) {
       rt.begin(t);
-      rt.end(t, ms, true);
+      rt.end(t, ms, 'success');
     }
     expect(new Set(picks(rt, 20))).toEqual(new Set(['9002']));
     rt.begin(b);
-    rt.end(b, 1, false);
+    rt.end(b, 1, 'connect_failure');
     expect(new Set(picks(rt, 20))).toEqual(new Set(['9001']));
   });
 
@@ -202,10 +203,10 @@ describe('in-flight counts', () => {
     rt.begin(a);
     rt.begin(b);
     expect([rt.inFlight(0), rt.inFlight(1), rt.inFlight(2)]).toEqual([2, 1, 0]);
-    rt.end(a, 1, true);
+    rt.end(a, 1, 'success');
     rt.end(b, 1, null);
     expect([rt.inFlight(0), rt.inFlight(1), rt.inFlight(2)]).toEqual([1, 0, 0]);
-    rt.end(b, 1, false);
+    rt.end(b, 1, 'connect_failure');
     expect(rt.inFlight(1)).toBe(0);
     const other = runtime('load-balancing "round_robin"');
     rt.begin(other.targets[0]!);
@@ -223,7 +224,7 @@ describe('in-flight counts', () => {
           rt.begin(t);
           model[i]!++;
         } else {
-          rt.end(t, 1, true);
+          rt.end(t, 1, 'success');
           if (model[i]! > 0) model[i]!--;
         }
       }
@@ -320,7 +321,7 @@ describe('every accepted load-balancing config builds a runtime whose picks are 
         expect(t).not.toBeNull();
         expect(rt.targets).toContain(t);
         rt.begin(t!);
-        rt.end(t!, 3, true);
+        rt.end(t!, 3, 'success');
       }
       expect(rt.targets.every((_, i) => rt.inFlight(i) === 0)).toBe(true);
     }), { numRuns: 25 });

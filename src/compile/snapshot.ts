@@ -1,12 +1,16 @@
 // Config → Snapshot: the frozen runtime form of one config generation. Pure apart from taking
-// long-lived handles (pools) from the registry; `releaseSnapshot` gives them back.
+// long-lived handles (pools, target health, probers, discovery sources) from the registry;
+// `releaseSnapshot` gives them back.
 import type { BuiltinHandler, Config, ListenerConfig, RouteConfig, UpstreamConfig } from '../config/types.ts';
 import { compileRouter } from '../routing/router.ts';
 import type { Router } from '../routing/types.ts';
 import type { Registry } from '../runtime/registry.ts';
 import { UpstreamRuntime } from '../upstream/upstream.ts';
-import { createPool, poolKey } from '../upstream/transport.ts';
-import type { TargetRuntime } from '../upstream/upstream.ts';
+import { acquireTarget, targetSettings } from '../upstream/targets.ts';
+import { DiscoveredTargets, FIRST_REFRESH_WAIT_MS } from '../upstream/discovered-targets.ts';
+import { monotonicClock } from '../upstream/health/clock.ts';
+import { DnsDiscoverer } from '../discovery/dns.ts';
+import { FileDiscoverer } from '../discovery/file.ts';
 import type { Metrics, RouteMetrics } from '../observability/metrics.ts';
 import type { RouteHandler } from '../pipeline/exchange.ts';
 import type { RequestFilter } from '../pipeline/filters.ts';
@@ -61,19 +65,29 @@ export interface Snapshot {
   readonly acquired: readonly string[];
 }
 
-function formatAuthority(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+function compileUpstream(u: UpstreamConfig, cc: CompileContext): UpstreamRuntime {
+  const settings = targetSettings(u, cc.metrics.upstreams, monotonicClock);
+  const d = u.discovery;
+  if (d.kind === 'static') {
+    const targets = u.targets.map((t) => acquireTarget((k, create) => cc.acquire(k, create), settings, t.host, t.port, t.weight).target);
+    return new UpstreamRuntime(u, targets);
+  }
+  // The source is shared by every generation with the same discovery, pool and health settings.
+  const key = `discovery|${u.id}|${JSON.stringify([d, u.pool, u.timeouts, settings.healthIdentity, settings.probeIdentity])}`;
+  const source = cc.acquire(key, () => new DiscoveredTargets(d.kind === 'dns' ? new DnsDiscoverer(d) : new FileDiscoverer(d), cc.registry, settings));
+  return new UpstreamRuntime(u, [], { source });
 }
 
-function compileUpstream(u: UpstreamConfig, cc: CompileContext): UpstreamRuntime {
-  const targets: TargetRuntime[] = u.targets.map((t) => {
-    const options = { host: t.host, port: t.port, pool: u.pool, timeouts: u.timeouts };
-    const key = `pool|${poolKey(options)}`;
-    const pool = cc.acquire(key, () => createPool(options));
-    const authority = formatAuthority(t.host, t.port);
-    return { id: authority, pool, poolKey: key, weight: t.weight, authority };
-  });
-  return new UpstreamRuntime(u, targets);
+/**
+ * Resolves when every discovery source of the snapshot has finished its first refresh (or after
+ * FIRST_REFRESH_WAIT_MS): the proxy starts serving, or swaps in a reload, with targets known.
+ */
+export async function snapshotReady(snapshot: Snapshot): Promise<void> {
+  const waits = [...snapshot.upstreams.values()].map((u) => u.ready).filter((p) => p !== null);
+  if (waits.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(waits), new Promise<void>((resolve) => { timer = setTimeout(resolve, FIRST_REFRESH_WAIT_MS); })]);
+  clearTimeout(timer);
 }
 
 export function compileSnapshot(config: Config, hash: string, generation: number, registry: Registry, metrics: Metrics): Snapshot {

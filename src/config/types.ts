@@ -67,7 +67,7 @@ export type MatchCondition =
   | { readonly kind: 'header'; readonly name: string; readonly value: string | null }
   | { readonly kind: 'query-param'; readonly name: string; readonly value: string | null };
 
-export type BuiltinHandler = 'status' | 'health' | 'metrics' | 'not-found';
+export type BuiltinHandler = 'status' | 'health' | 'ready' | 'upstreams' | 'metrics' | 'not-found';
 
 export type RouteAction =
   | { readonly kind: 'upstream'; readonly upstream: string }
@@ -144,9 +144,109 @@ export interface UpstreamTimeouts {
 }
 
 export interface ConnectionPoolConfig {
+  /** Connections per target (each carries one request at a time). */
   readonly maxConnections: number;
+  /**
+   * Requests per target waiting for a free connection. Beyond `maxConnections + maxPendingRequests`
+   * requests in flight, the target is full: 503 `UPSTREAM_QUEUE_FULL` when every target is.
+   */
+  readonly maxPendingRequests: number;
   readonly idleTimeoutMs: number;
+  /** A connection is closed after this many requests; 0 = unlimited. */
+  readonly maxRequestsPerConnection: number;
 }
+
+/** `health-check { type "http" { … } | type "tcp"; … }`: active checks, one prober per target. */
+export interface HealthCheckConfig {
+  readonly type: 'http' | 'tcp';
+  /** `http` only: request path (origin-form, may carry a query). */
+  readonly path: string;
+  /** `http` only: Host header; null = the target's host:port. */
+  readonly host: string | null;
+  /** `http` only: inclusive status range counted as healthy. */
+  readonly expectedStatus: { readonly min: number; readonly max: number };
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Consecutive successes that make an unhealthy target healthy. */
+  readonly healthyThreshold: number;
+  /** Consecutive failures that make a healthy target unhealthy. */
+  readonly unhealthyThreshold: number;
+  /** `healthy`: serve at once; `unknown`: no traffic until the first check passes. */
+  readonly initialState: 'healthy' | 'unknown';
+}
+
+/** `circuit-breaker { }`: one breaker per target. */
+export interface CircuitBreakerConfig {
+  readonly failureThreshold: number;
+  readonly successThreshold: number;
+  /** Time open before half-open probes are let through. */
+  readonly openMs: number;
+  readonly halfOpenMaxRequests: number;
+  /** Optional failure share (0, 1] over `windowMs` that also opens it; null = off. */
+  readonly failureRatio: number | null;
+  readonly windowMs: number;
+  readonly minRequests: number;
+  /** Do 5xx responses count as failures? Default false: connect failures, resets and timeouts only. */
+  readonly include5xx: boolean;
+}
+
+/** `outlier-detection { }`: passive health, Envoy style. */
+export interface OutlierDetectionConfig {
+  readonly consecutive5xx: number;
+  /** Consecutive local-origin failures: connect failures, resets, timeouts. */
+  readonly consecutiveFailures: number;
+  readonly baseEjectionMs: number;
+  readonly maxEjectionMs: number;
+  /** Share of the targets passive detection may eject at once (never all of them). */
+  readonly maxEjectionPercent: number;
+}
+
+/** `retry-policy { }`. */
+export interface RetryPolicyConfig {
+  /** Total attempts including the first. */
+  readonly maxAttempts: number;
+  /** 5xx statuses retried (empty: only connection-level failures are). */
+  readonly retryableStatusCodes: readonly number[];
+  readonly backoffMs: number;
+  readonly maxBackoffMs: number;
+  /** Bound on one attempt until its response head; null = only the upstream timeouts. */
+  readonly perAttemptTimeoutMs: number | null;
+  /** Retry POST/PATCH/… even after the request reached the upstream. Default false. */
+  readonly retryNonIdempotent: boolean;
+  /** Retries earned per request (0.2 = at most 20 % extra load). */
+  readonly budgetRatio: number;
+  /** Retries always allowed per second, whatever the traffic. */
+  readonly budgetMinPerSecond: number;
+  /** Request bodies up to this size (declared Content-Length) are buffered so a retry can replay them. */
+  readonly maxBufferBytes: number;
+}
+
+export type DnsRecordType = 'A' | 'AAAA' | 'SRV';
+
+/** Where an upstream's targets come from. */
+export type DiscoveryConfig =
+  | { readonly kind: 'static' }
+  | {
+    readonly kind: 'dns';
+    readonly hostname: string;
+    /** A/AAAA: the port of every target; SRV: null (ports come from the records). */
+    readonly port: number | null;
+    readonly recordType: DnsRecordType;
+    /** Refresh period when records carry no TTL (SRV) and after a failure. */
+    readonly refreshIntervalMs: number;
+    /** A/AAAA: the next refresh follows the smallest record TTL, clamped to these bounds. */
+    readonly minTtlMs: number;
+    readonly maxTtlMs: number;
+    /** DNS server (`host:port`); null = the system resolvers. */
+    readonly resolver: { readonly host: string; readonly port: number } | null;
+    readonly timeoutMs: number;
+  }
+  | {
+    readonly kind: 'file';
+    /** As written in the config, joined to the directory of the file that names it when relative. */
+    readonly path: string;
+    readonly watchIntervalMs: number;
+  };
 
 export interface UpstreamConfig {
   readonly id: string;
@@ -157,6 +257,14 @@ export interface UpstreamConfig {
   readonly hostHeader: string | null;
   readonly timeouts: UpstreamTimeouts;
   readonly pool: ConnectionPoolConfig;
+  /** Active checks; null = every target counts as healthy. */
+  readonly healthCheck: HealthCheckConfig | null;
+  readonly circuitBreaker: CircuitBreakerConfig | null;
+  readonly outlierDetection: OutlierDetectionConfig | null;
+  /** null = one attempt, no retries. */
+  readonly retryPolicy: RetryPolicyConfig | null;
+  /** `static`: `targets` above; otherwise `targets` is empty and the source fills it at run time. */
+  readonly discovery: DiscoveryConfig;
   readonly loc: SourceLoc;
 }
 

@@ -22,9 +22,11 @@ export const ERROR_TABLE = {
   UPSTREAM_RESET: { status: 502, source: 'upstream', retryable: true, message: 'The upstream closed the connection before responding.' },
   UPSTREAM_PROTOCOL_ERROR: { status: 502, source: 'upstream', retryable: false, message: 'The upstream sent an invalid response.' },
   UPSTREAM_NO_HEALTHY: { status: 503, source: 'upstream', retryable: false, message: 'No upstream target is available.' },
+  UPSTREAM_QUEUE_FULL: { status: 503, source: 'upstream', retryable: false, message: 'The upstream is at capacity.' },
   SHUTTING_DOWN: { status: 503, source: 'proxy', retryable: false, message: 'The proxy is shutting down.' },
   UPSTREAM_CONNECT_TIMEOUT: { status: 504, source: 'upstream', retryable: true, message: 'Connecting to the upstream timed out.' },
   UPSTREAM_HEADERS_TIMEOUT: { status: 504, source: 'upstream', retryable: false, message: 'The upstream did not respond in time.' },
+  UPSTREAM_ATTEMPT_TIMEOUT: { status: 504, source: 'upstream', retryable: true, message: 'The upstream did not respond in time.' },
   UPSTREAM_BODY_TIMEOUT: { status: 504, source: 'upstream', retryable: false, message: 'The upstream stopped sending the response body.' },
   REQUEST_TIMEOUT: { status: 504, source: 'proxy', retryable: false, message: 'The request exceeded its total time budget.' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Counter as CounterT, Histogram as HistogramT, Gauge as GaugeT } from 'prom-client';
 import { CATALOGUE, PROCESS_METRICS_PREFIX } from './catalogue.ts';
 import type { MetricSpec } from './catalogue.ts';
+import { UpstreamMetrics } from './upstream-metrics.ts';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set([
   'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
@@ -51,6 +52,8 @@ export class Metrics {
   private readonly generation: GaugeT<string>;
   readonly activeConnections: GaugeT<string>;
   readonly connectionsRejected: CounterT<string>;
+  /** Upstream resilience: health, breakers, ejections, retries, pools, discovery. */
+  readonly upstreams: UpstreamMetrics;
   private readonly routes = new Map<string, RouteMetrics>();
   private readonly upstreamChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
   private readonly errorChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
@@ -74,6 +77,7 @@ export class Metrics {
     for (const r of ['applied', 'unchanged', 'rejected']) this.reloads.labels(r).inc(0);
     this.generation = new Gauge({ name: c.configGeneration.name, help: c.configGeneration.help, registers: [registry], aggregator: c.configGeneration.aggregator });
     this.buildInfo = new Gauge({ name: c.buildInfo.name, help: c.buildInfo.help, labelNames: c.buildInfo.labels, registers: [registry], aggregator: c.buildInfo.aggregator });
+    this.upstreams = new UpstreamMetrics(this);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PROCESS_METRICS_PREFIX });
   }
 

@@ -24,6 +24,30 @@ function serveStatus(ex: Exchange): void {
   });
 }
 
+/**
+ * Readiness: the config is loaded (this generation serves) and every upstream a route uses has at
+ * least one target selection may pick now. 503 with the upstreams that have none otherwise.
+ */
+function serveReady(ex: Exchange): void {
+  const snapshot = ex.snapshot;
+  const used = new Set<string>();
+  for (const r of snapshot.config.routes) if (r.action.kind === 'upstream') used.add(r.action.upstream);
+  const unavailable: string[] = [];
+  for (const id of used) {
+    const u = snapshot.upstreams.get(id);
+    if (u === undefined || u.availableCount() === 0) unavailable.push(id);
+  }
+  if (unavailable.length === 0) ex.replyJson(200, { status: 'ready', generation: snapshot.generation });
+  else ex.replyJson(503, { status: 'not_ready', generation: snapshot.generation, unavailable_upstreams: unavailable.sort() });
+}
+
+/** Health summary of every upstream and target: health, breaker, ejection, in flight. */
+function serveUpstreams(ex: Exchange): void {
+  const upstreams: Record<string, unknown> = {};
+  for (const [id, u] of ex.snapshot.upstreams) upstreams[id] = u.summary();
+  ex.replyJson(200, { generation: ex.snapshot.generation, upstreams });
+}
+
 export class BuiltinRouteHandler implements RouteHandler {
   readonly kind = 'builtin';
   readonly handler: BuiltinHandler;
@@ -39,6 +63,12 @@ export class BuiltinRouteHandler implements RouteHandler {
         return;
       case 'status':
         serveStatus(ex);
+        return;
+      case 'ready':
+        serveReady(ex);
+        return;
+      case 'upstreams':
+        serveUpstreams(ex);
         return;
       case 'metrics':
         serveMetrics(ex);

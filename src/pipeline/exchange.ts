@@ -100,6 +100,8 @@ export class Exchange implements HeaderCollector {
   target: TargetRuntime | null = null;
   /** Upstream attempts made (the first one and retries). */
   attempts = 0;
+  /** Targets earlier attempts used (set on the first retry); a retry prefers another one. */
+  tried: TargetRuntime[] | null = null;
   upstreamStartNs = 0n;
   upstreamEndNs = 0n;
 

@@ -1,14 +1,20 @@
 // The forward phase: pick a target, send a fresh upstream request built from the parsed head, and
-// relay the response with backpressure.
+// relay the response with backpressure; retry where the upstream's retry policy allows it.
 //
 // One `Attempt` per try is the undici dispatch handler: it owns that try's controller, the bytes
-// it sent, and the in-flight accounting of its target (`begin` … exactly one `settle`). The
-// exchange outlives its attempts; a retry (issue 3) is a new Attempt on another target.
+// it sent, its timers (backoff, per-attempt timeout) and the accounting of its target (`acquire`
+// … exactly one `settle`, which reports the outcome to the breaker, passive detection and
+// latency-aware selectors). The exchange outlives its attempts; a retry is a new Attempt, on
+// another target where one is available (`retryAfter`).
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../core/errors.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import { appendListValue, filterHeaders } from '../core/headers.ts';
+import type { OutlierResult } from '../upstream/health/outlier.ts';
+import { backoffMs, shouldRetry } from '../upstream/retry.ts';
+import type { AttemptFailure } from '../upstream/retry.ts';
 import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
+import { bufferRequestBody, declaredLength } from './body.ts';
 import { VIA_TOKEN } from './exchange.ts';
 import type { Exchange, Pending, RouteHandler } from './exchange.ts';
 import { applyHeaderOps } from './header-ops.ts';
@@ -83,6 +89,35 @@ export function buildUpstreamHeaders(ex: Exchange, upstream: UpstreamRuntime, ta
   return out;
 }
 
+/**
+ * What a failed attempt says about its target (breaker, passive detection): connect failures and
+ * resets are local-origin failures, timeouts are timeouts, an unparseable response counts like a
+ * 5xx; the client going away, a request undici refused, or the total budget running out while
+ * the response was already flowing say nothing about the target (null).
+ */
+export function outcomeOf(code: ErrorCode, responded: boolean): OutlierResult | null {
+  switch (code) {
+    case 'UPSTREAM_CONNECT_FAILED':
+    case 'UPSTREAM_RESET':
+      return 'connect_failure';
+    case 'UPSTREAM_CONNECT_TIMEOUT':
+    case 'UPSTREAM_HEADERS_TIMEOUT':
+    case 'UPSTREAM_ATTEMPT_TIMEOUT':
+    case 'UPSTREAM_BODY_TIMEOUT':
+      return 'timeout';
+    case 'UPSTREAM_PROTOCOL_ERROR':
+      return '5xx';
+    case 'REQUEST_TIMEOUT':
+      return responded ? null : 'timeout';
+    default:
+      return null;
+  }
+}
+
+function onAttemptTimer(a: Attempt): void {
+  a.timerFired();
+}
+
 /** One try against one target: the undici dispatch handler. */
 export class Attempt implements Dispatcher.DispatchHandler, Pending {
   readonly ex: Exchange;
@@ -95,14 +130,27 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
   private controller: Dispatcher.DispatchController | null = null;
   private abortReason: ProxyError | null = null;
   private settled = false;
+  /** No longer the exchange's attempt (given up for a retry, or cancelled before it started). */
+  private detached = false;
+  /** The response head was relayed to the client. */
+  private responded = false;
+  private dispatched = false;
+  private startNs = 0n;
+  /** The backoff delay before dispatch, then the per-attempt timeout. */
+  private timer: NodeJS.Timeout | null = null;
   private drainFn: (() => void) | null = null;
 
+  /** `target` was acquired for it (counted in flight); the attempt settles it exactly once. */
   constructor(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, stickyCookie: string | null) {
     this.ex = ex;
     this.upstream = upstream;
     this.target = target;
     this.stickyCookie = stickyCookie;
-    upstream.begin(target);
+  }
+
+  /** True once undici started writing the request (the upstream may have seen it). */
+  get sent(): boolean {
+    return this.controller !== null;
   }
 
   /** Sends the request. Errors thrown synchronously by undici end the exchange. */
@@ -117,6 +165,10 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
       body = req;
     }
     ex.pending = this;
+    this.dispatched = true;
+    this.startNs = process.hrtime.bigint();
+    const perAttempt = this.upstream.retry?.perAttemptTimeoutMs ?? null;
+    if (perAttempt !== null) this.timer = setTimeout(onAttemptTimer, perAttempt, this);
     try {
       this.target.pool.dispatch({
         path: req.url as string,
@@ -135,33 +187,58 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     }
   }
 
+  /** Dispatches after `delayMs` (a retry's backoff); the exchange can cancel it meanwhile. */
+  dispatchAfter(delayMs: number): void {
+    this.ex.pending = this;
+    this.timer = setTimeout(onAttemptTimer, delayMs, this);
+  }
+
+  /** The backoff elapsed (not dispatched yet), or the per-attempt timeout fired. */
+  timerFired(): void {
+    this.timer = null;
+    if (!this.dispatched) this.dispatch();
+    else this.cancel(new ProxyError('UPSTREAM_ATTEMPT_TIMEOUT'));
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
   /**
-   * Ends this attempt's accounting once: in-flight count, and the outcome for load-aware
-   * selectors (`ok` null = no verdict, e.g. the client went away).
+   * Ends this attempt's accounting once: in-flight count, and the outcome for the breaker,
+   * passive detection and load-aware selectors (null = no verdict, e.g. the client went away).
    */
-  settle(ok: boolean | null): void {
+  settle(outcome: OutlierResult | null): void {
     if (this.settled) return;
     this.settled = true;
-    const ex = this.ex;
-    if (ex.upstreamEndNs === 0n) ex.upstreamEndNs = process.hrtime.bigint();
-    const ms = Number(ex.upstreamEndNs - ex.upstreamStartNs) / 1e6;
-    this.upstream.end(this.target, ms, ok);
+    this.clearTimer();
+    const ms = this.startNs === 0n ? 0 : Number(process.hrtime.bigint() - this.startNs) / 1e6;
+    this.upstream.end(this.target, ms, outcome);
   }
 
   // ---- Pending ----
 
   cancel(reason: ProxyError): void {
+    if (this.detached) return;
     if (this.abortReason === null) this.abortReason = reason;
+    this.clearTimer();
     const c = this.controller;
-    if (c !== null && !c.aborted) {
-      c.abort(reason); // → onResponseError → the exchange fails with `reason`
-    } else if (c === null) {
-      // Not dispatched yet (queued in the pool): undici calls onRequestStart later and we abort
-      // there. A queued request still must end now.
-      this.settle(null);
-      if (this.ex.pending === this) this.ex.pending = null;
-      this.ex.fail(reason.code);
+    if (c !== null) {
+      if (!c.aborted) c.abort(reason); // → onResponseError → retry or fail with `reason`
+      return;
     }
+    // Not started: waiting for its backoff, connecting, or queued in the pool. If undici has it,
+    // it calls onRequestStart later and we abort there; its callbacks are ignored from now on.
+    this.detached = true;
+    const ex = this.ex;
+    if (ex.pending === this) ex.pending = null;
+    this.settle(reason.code === 'UPSTREAM_ATTEMPT_TIMEOUT' ? 'timeout' : null);
+    if (ex.finished) return;
+    if (retryAfter(this, { kind: 'error', code: reason.code })) return;
+    ex.fail(reason.code);
   }
 
   // ---- undici DispatchHandler ----
@@ -177,12 +254,24 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
-    if (statusCode < 200) return; // 1xx: interim responses are not relayed yet (issue 4 adds 103/100 relay).
+    if (statusCode < 200 || this.detached) return; // 1xx: interim responses are not relayed yet (issue 4 adds 103/100 relay).
+    this.clearTimer();
     const ex = this.ex;
     if (ex.finished || ex.res.destroyed) {
       controller.abort(new ProxyError('CLIENT_CLOSED_REQUEST'));
       return;
     }
+    const retry = this.upstream.retry;
+    if (retry !== null && retry.statuses.has(statusCode)) {
+      this.settle('5xx');
+      if (retryAfter(this, { kind: 'status', status: statusCode })) {
+        // The next attempt is under way; this response is discarded (its connection too).
+        this.detached = true;
+        controller.abort(new ProxyError('UPSTREAM_RESET', `status ${statusCode} discarded for a retry`));
+        return;
+      }
+    }
+    this.responded = true;
     const raw = controller.rawHeaders as Buffer[] | string[] | null;
     let out: string[] = [];
     if (raw !== null && Array.isArray(raw)) {
@@ -211,46 +300,131 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, _trailers: unknown): void {
+    if (this.detached) return;
     const ex = this.ex;
     ex.pending = null;
     ex.upstreamEndNs = process.hrtime.bigint();
     ex.ctx.metrics.upstreamOutcome(this.upstream.id, this.target.id, 'success');
-    // A 5xx is a failure for load-aware selectors even though it was relayed.
-    this.settle(ex.status < 500);
+    // A 5xx is a failure for passive detection and load-aware selectors even though it was relayed.
+    this.settle(ex.status >= 500 ? '5xx' : 'success');
     ex.res.end();
     ex.finalize();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.detached) return;
     const ex = this.ex;
     if (ex.pending === this) ex.pending = null;
     ex.upstreamEndNs = process.hrtime.bigint();
     const code = this.abortReason !== null ? this.abortReason.code : classifyUpstreamError(err);
-    this.settle(code === 'CLIENT_CLOSED_REQUEST' ? null : false);
+    this.settle(outcomeOf(code, this.responded));
     if (code !== 'CLIENT_CLOSED_REQUEST') ex.ctx.metrics.upstreamOutcome(this.upstream.id, this.target.id, code);
     if (code === 'INTERNAL_ERROR') {
       process.emitWarning(`sentinel: unclassified upstream error: ${(err as { code?: string }).code ?? ''} ${err.message}`);
     }
+    if (ex.finished) return;
+    if (!this.responded && retryAfter(this, { kind: 'error', code })) return;
     ex.fail(code);
   }
+}
+
+/** The `reason` label of a retry: the error code, or `status_NNN`. */
+function retryReason(f: AttemptFailure): string {
+  return f.kind === 'error' ? f.code : `status_${f.status}`;
+}
+
+/**
+ * Starts the next attempt after `failed` (already settled) failed with `failure`, when the retry
+ * policy allows it: attempts left, a retryable failure, idempotent or nothing sent, a replayable
+ * body, time left after the backoff, a target (another one where possible), and a token from the
+ * upstream's retry budget (asked last, so refused retries spend nothing). False: the caller ends
+ * the exchange with the failure.
+ */
+export function retryAfter(failed: Attempt, failure: AttemptFailure): boolean {
+  const ex = failed.ex;
+  const upstream = failed.upstream;
+  const retry = upstream.retry;
+  if (retry === null || ex.finished) return false;
+  const delayMs = backoffMs(retry.policy, ex.attempts, Math.random);
+  const elapsedMs = Number(process.hrtime.bigint() - ex.startNs) / 1e6;
+  const verdict = shouldRetry(retry.policy, {
+    attempt: ex.attempts,
+    failure,
+    method: ex.req.method as string,
+    bodyReplayable: ex.body !== null || !ex.hasRequestBody(),
+    // Once undici started writing, the upstream may have the head even when no body byte went out.
+    bytesSent: failed.sent ? Math.max(1, failed.bytesSent) : 0,
+    budgetRemainingMs: upstream.config.timeouts.requestMs - elapsedMs - delayMs,
+  });
+  if (verdict !== 'retry') return false;
+  const tried = (ex.tried ??= []);
+  tried.push(failed.target);
+  // Another target where one is available, else the same one again (a one-target upstream).
+  const target = upstream.acquire(ex, tried) ?? upstream.acquire(ex, null);
+  if (target === null) return false;
+  const sticky = upstream.stickyCookie();
+  const m = ex.ctx.metrics.upstreams;
+  if (!retry.budget.tryAcquire()) {
+    upstream.end(target, 0, null);
+    m.budgetExhausted(upstream.id);
+    return false;
+  }
+  m.retried(upstream.id, retryReason(failure));
+  startAttempt(ex, upstream, target, sticky, delayMs);
+  return true;
+}
+
+function startAttempt(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, sticky: string | null, delayMs: number): void {
+  ex.target = target;
+  ex.attempts++;
+  if (ex.upstreamStartNs === 0n) ex.upstreamStartNs = process.hrtime.bigint();
+  const attempt = new Attempt(ex, upstream, target, sticky);
+  if (delayMs > 0) attempt.dispatchAfter(delayMs);
+  else attempt.dispatch();
+}
+
+/** The first attempt: a target, or 503 (`UPSTREAM_NO_HEALTHY` / `UPSTREAM_QUEUE_FULL`, counted). */
+function firstAttempt(ex: Exchange, upstream: UpstreamRuntime): void {
+  const target = upstream.acquire(ex, null);
+  if (target === null) {
+    const code = upstream.unavailable;
+    ex.ctx.metrics.upstreams.unavailable(upstream.id, code === 'UPSTREAM_QUEUE_FULL' ? 'queue_full' : 'no_healthy');
+    ex.fail(code);
+    return;
+  }
+  // The sticky cookie belongs to this pick: read it before anything else picks.
+  startAttempt(ex, upstream, target, upstream.stickyCookie(), 0);
+}
+
+/** Reads a replayable body into memory (bounded by the retry policy), then forwards. */
+async function bufferThenForward(ex: Exchange, upstream: UpstreamRuntime, maxBytes: number): Promise<void> {
+  const r = await bufferRequestBody(ex, maxBytes);
+  if (ex.finished) return;
+  if (!r.ok) {
+    ex.fail(r.reason === 'aborted' ? 'CLIENT_CLOSED_REQUEST' : 'BAD_REQUEST');
+    return;
+  }
+  firstAttempt(ex, upstream);
 }
 
 /** Starts the exchange's first attempt on `upstream`. */
 export function forward(ex: Exchange, upstream: UpstreamRuntime): void {
   ex.upstream = upstream;
-  const target = upstream.pick(ex);
-  if (target === null) {
-    ex.fail('UPSTREAM_NO_HEALTHY');
-    return;
-  }
-  // The sticky cookie belongs to this pick: read it before anything else picks.
-  const sticky = upstream.stickyCookie();
-  ex.target = target;
-  ex.attempts++;
   ex.armTotalTimeout(upstream.config.timeouts.requestMs);
-  const attempt = new Attempt(ex, upstream, target, sticky);
-  ex.upstreamStartNs = process.hrtime.bigint();
-  attempt.dispatch();
+  const retry = upstream.retry;
+  if (retry !== null) {
+    retry.budget.onRequest();
+    // A body a retry may have to send again is buffered when its declared size allows; bigger
+    // and chunked bodies stream, and such a request is not retried.
+    if (ex.body === null && ex.hasRequestBody()) {
+      const len = declaredLength(ex);
+      if (len >= 0 && len <= retry.maxBufferBytes) {
+        void bufferThenForward(ex, upstream, retry.maxBufferBytes);
+        return;
+      }
+    }
+  }
+  firstAttempt(ex, upstream);
 }
 
 /** The route handler of a route with `upstream "id"`. */

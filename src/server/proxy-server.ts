@@ -2,7 +2,7 @@
 // graceful shutdown.
 import type { Server } from 'node:http';
 import type { Config, ListenerConfig } from '../config/types.ts';
-import { compileSnapshot, drained, releaseSnapshot } from '../compile/snapshot.ts';
+import { compileSnapshot, drained, releaseSnapshot, snapshotReady } from '../compile/snapshot.ts';
 import type { Snapshot } from '../compile/snapshot.ts';
 import { Registry } from '../runtime/registry.ts';
 import { RuntimeState } from '../runtime/state.ts';
@@ -89,9 +89,13 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   const { logger } = o;
   const metrics = new Metrics();
   metrics.setBuildInfo(o.version, o.configHash);
+  metrics.upstreams.log = (level, fields, msg) => logger[level](fields, msg);
   const registry = new Registry();
   let generation = 1;
-  const state = new RuntimeState(compileSnapshot(o.config, o.configHash, generation, registry, metrics));
+  const first = compileSnapshot(o.config, o.configHash, generation, registry, metrics);
+  // Dynamic upstreams serve from their first discovery refresh (bounded wait).
+  await snapshotReady(first);
+  const state = new RuntimeState(first);
   metrics.setGeneration(generation);
   const startConfig = o.config;
   const accessLog: AccessLog | null = startConfig.observability.logging.accessLog.enabled
@@ -175,6 +179,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
     // Preflight: compile (acquires pools) and bind every new or moved listener before anything
     // changes for live traffic. Any failure undoes exactly what this reload acquired.
     const next = compileSnapshot(config, hash, generation + 1, registry, metrics);
+    await snapshotReady(next);
     const fresh: BoundListener[] = [];
     try {
       for (const l of config.listeners) {

@@ -6,7 +6,8 @@
 //     (connect failure, connect timeout, reset before the response) or a response status listed in
 //     `retryOnStatuses`;
 //   - the method is idempotent, or nothing of the request reached the upstream (bytesSent === 0).
-//     A non-idempotent request that was (even partly) sent is NEVER retried: it may have had effects;
+//     A non-idempotent request that was (even partly) sent is not retried (it may have had
+//     effects) unless the policy says `retryNonIdempotent`;
 //   - the body can be replayed (buffered, or no body);
 //   - the request's remaining time budget exceeds `minAttemptBudgetMs`;
 //   - the upstream's retry budget grants a token (checked last, by the caller, so that refused
@@ -26,6 +27,11 @@ export interface RetryPolicy {
   readonly maxBackoffMs: number;
   /** A retry needs at least this much of the request's time budget left. Default 1. */
   readonly minAttemptBudgetMs?: number;
+  /**
+   * Retry non-idempotent methods even after (part of) the request reached the upstream. Default
+   * false; only for upstreams whose non-idempotent endpoints are safe to repeat.
+   */
+  readonly retryNonIdempotent?: boolean;
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
@@ -83,7 +89,7 @@ export function shouldRetry(policy: RetryPolicy, input: RetryInput): RetryVerdic
   const f = input.failure;
   const retryable = f.kind === 'error' ? ERROR_TABLE[f.code].retryable : policy.retryOnStatuses.includes(f.status);
   if (!retryable) return 'not_retryable';
-  if (input.bytesSent > 0 && !isIdempotent(input.method)) return 'non_idempotent_sent';
+  if (input.bytesSent > 0 && policy.retryNonIdempotent !== true && !isIdempotent(input.method)) return 'non_idempotent_sent';
   if (!input.bodyReplayable) return 'body_not_replayable';
   if (!(input.budgetRemainingMs > (policy.minAttemptBudgetMs ?? 1))) return 'deadline';
   return 'retry';

@@ -14,7 +14,7 @@ export interface PoolOptions {
 /** Identity of a pool: two configs with the same key share one pool. */
 export function poolKey(o: PoolOptions): string {
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
-  return `http://${host}:${o.port}|c=${o.pool.maxConnections}|i=${o.pool.idleTimeoutMs}|t=${o.timeouts.connectMs}`;
+  return `http://${host}:${o.port}|c=${o.pool.maxConnections}|i=${o.pool.idleTimeoutMs}|t=${o.timeouts.connectMs}|r=${o.pool.maxRequestsPerConnection}`;
 }
 
 export function createPool(o: PoolOptions): Pool {
@@ -24,6 +24,8 @@ export function createPool(o: PoolOptions): Pool {
     pipelining: 1,
     keepAliveTimeout: o.pool.idleTimeoutMs,
     keepAliveMaxTimeout: o.pool.idleTimeoutMs,
+    // 0 = unlimited (undici's null).
+    ...(o.pool.maxRequestsPerConnection > 0 ? { maxRequestsPerClient: o.pool.maxRequestsPerConnection } : {}),
     connectTimeout: o.timeouts.connectMs,
     // Per-request values are passed at dispatch; these are only fall-backs.
     headersTimeout: o.timeouts.headersMs,

@@ -11,7 +11,7 @@ import type { Ctx } from './reader.ts';
 // ---------- routes ----------
 
 const PRIORITY_NAMES: Readonly<Record<string, number>> = { low: 10, normal: 50, high: 100, critical: 1000 };
-const BUILTIN_HANDLERS: readonly BuiltinHandler[] = ['status', 'health', 'metrics', 'not-found'];
+const BUILTIN_HANDLERS: readonly BuiltinHandler[] = ['status', 'health', 'ready', 'upstreams', 'metrics', 'not-found'];
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ROUTE_NOT_IMPLEMENTED = [
   'policies', 'static-files', 'api-schema', 'cache', 'shadow', 'fallback', 'retry-policy',
@@ -181,7 +181,7 @@ const ROUTE_ACTIONS: Readonly<Record<string, ActionReader>> = {
     return { kind: 'upstream', upstream };
   },
   'builtin-handler': (ctx, n, p) => {
-    const handler = readEnum<BuiltinHandler>(ctx, n, p, BUILTIN_HANDLERS, ['config', 'upstreams', 'cache-purge', 'cache-stats']);
+    const handler = readEnum<BuiltinHandler>(ctx, n, p, BUILTIN_HANDLERS, ['config', 'cache-purge', 'cache-stats']);
     return handler === undefined ? undefined : { kind: 'builtin', handler };
   },
 };

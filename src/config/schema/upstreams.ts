@@ -1,11 +1,18 @@
-// `upstreams { upstream "id" { } }`: targets, load balancing, timeouts and the connection pool.
-import type { LoadBalancing, TargetConfig, UpstreamConfig } from '../types.ts';
+// `upstreams { upstream "id" { } }`: targets, load balancing, timeouts, the connection pool, and
+// the resilience blocks (health-check, circuit-breaker, outlier-detection, retry-policy, discovery)
+// read in upstream-resilience.ts and discovery.ts.
+import type {
+  CircuitBreakerConfig, DiscoveryConfig, HealthCheckConfig, LoadBalancing, OutlierDetectionConfig, RetryPolicyConfig, TargetConfig,
+  UpstreamConfig,
+} from '../types.ts';
 import type { LNode } from '../kdl.ts';
 import { checkAddress, checkBlockNode, checkInt, error, expectString, locOf, nodePath, q, readAddress, readBool, readId, readInt, readSecsAsMs, readString, rejectProps, walkBlock, where } from './reader.ts';
 import type { Ctx, HostPort } from './reader.ts';
 import { readLoadBalancing } from './load-balancing.ts';
+import { readCircuitBreaker, readHealthCheck, readOutlierDetection, readRetryPolicy } from './upstream-resilience.ts';
+import { readDiscovery } from './discovery.ts';
 
-const UPSTREAM_NOT_IMPLEMENTED = ['health-check', 'circuit-breaker', 'retry-policy', 'tls', 'http-version', 'discovery'];
+const UPSTREAM_NOT_IMPLEMENTED = ['tls', 'http-version'];
 
 export interface UpstreamAcc {
   readonly config: UpstreamConfig;
@@ -67,13 +74,27 @@ export function readUpstream(ctx: Ctx, node: LNode, parentPath: string): Upstrea
   let hostHeader: string | null = null;
   let hostHeaderNode: LNode | undefined;
   const timeouts = { connectMs: 5_000, headersMs: 30_000, readMs: 30_000, requestMs: 60_000 };
-  const pool = { maxConnections: 128, idleTimeoutMs: 60_000 };
+  const pool = { maxConnections: 128, maxPendingRequests: 1024, idleTimeoutMs: 60_000, maxRequestsPerConnection: 0 };
+  let healthCheck: HealthCheckConfig | null = null;
+  let circuitBreaker: CircuitBreakerConfig | null = null;
+  let outlierDetection: OutlierDetectionConfig | null = null;
+  let retryPolicy: RetryPolicyConfig | null = null;
+  let discovery: DiscoveryConfig = { kind: 'static' };
+  let discoveryNode: LNode | undefined;
+  let firstTarget: LNode | undefined;
+  let resilienceOk = true;
+  /** A block reader's result; undefined (reported) marks the upstream invalid. */
+  const take = <T>(v: T | undefined): T | null => {
+    if (v === undefined) resilienceOk = false;
+    return v ?? null;
+  };
   walkBlock(ctx, node, path, {
     label,
     repeatable: ['target'],
     keys: {
       target: (n, p) => {
         sawTarget = true;
+        firstTarget ??= n;
         const t = readTarget(ctx, n, p, label);
         if (t === undefined) {
           targetsOk = false;
@@ -125,22 +146,45 @@ export function readUpstream(ctx: Ctx, node: LNode, parentPath: string): Upstrea
             'max-connections': (c, cp) => {
               pool.maxConnections = readInt(ctx, c, cp, 1, 1_000_000) ?? pool.maxConnections;
             },
+            'max-pending-requests': (c, cp) => {
+              pool.maxPendingRequests = readInt(ctx, c, cp, 0, 1_000_000) ?? pool.maxPendingRequests;
+            },
             'idle-timeout-secs': (c, cp) => {
               pool.idleTimeoutMs = readSecsAsMs(ctx, c, cp) ?? pool.idleTimeoutMs;
+            },
+            'max-requests-per-connection': (c, cp) => {
+              pool.maxRequestsPerConnection = readInt(ctx, c, cp, 0, 1_000_000_000) ?? pool.maxRequestsPerConnection;
             },
           },
           notImplemented: ['max-idle', 'max-lifetime-secs'],
         });
       },
+      'health-check': (n, p) => { healthCheck = take(readHealthCheck(ctx, n, p, label)); },
+      'circuit-breaker': (n, p) => { circuitBreaker = take(readCircuitBreaker(ctx, n, p, label)); },
+      'outlier-detection': (n, p) => { outlierDetection = take(readOutlierDetection(ctx, n, p, label)); },
+      'retry-policy': (n, p) => { retryPolicy = take(readRetryPolicy(ctx, n, p, label)); },
+      discovery: (n, p) => {
+        discoveryNode = n;
+        const d = readDiscovery(ctx, n, p, label);
+        if (d === undefined) resilienceOk = false;
+        else discovery = d;
+      },
     },
     notImplemented: UPSTREAM_NOT_IMPLEMENTED,
   });
-  if (!sawTarget) error(ctx, node, node.pos, 'missing-key', `${label} has no "target"`, path, 'e.g. target "127.0.0.1:3000"');
+  const dynamic = discovery.kind !== 'static';
+  if (dynamic && firstTarget !== undefined && discoveryNode !== undefined) {
+    error(ctx, firstTarget, firstTarget.pos, 'conflict', `${label} has both "target" lines and discovery ${q(discovery.kind)}`, path,
+      `discovery ${q(discovery.kind)} (at ${where(discoveryNode)}) provides the targets: remove the target lines`);
+  }
+  if (!sawTarget && !dynamic && (discoveryNode === undefined || resilienceOk)) {
+    error(ctx, node, node.pos, 'missing-key', `${label} has no "target"`, path, 'e.g. target "127.0.0.1:3000", or discovery "dns" { … }');
+  }
   if (preserveHost === true && hostHeaderNode !== undefined && preserveHostNode !== undefined) {
     error(ctx, hostHeaderNode, hostHeaderNode.pos, 'conflict', `${label} sets both preserve-host #true and host-header`, path,
       `drop preserve-host (host-header alone implies preserve-host #false), see ${where(preserveHostNode)}`);
   }
-  if (id === undefined || !targetsOk || targets.length === 0) return undefined;
+  if (id === undefined || !targetsOk || !resilienceOk || (targets.length === 0 && !dynamic) || (dynamic && targets.length > 0)) return undefined;
   return {
     node,
     config: {
@@ -151,6 +195,11 @@ export function readUpstream(ctx: Ctx, node: LNode, parentPath: string): Upstrea
       hostHeader,
       timeouts,
       pool,
+      healthCheck,
+      circuitBreaker,
+      outlierDetection,
+      retryPolicy,
+      discovery,
       loc: locOf(node),
     },
   };

@@ -13,7 +13,7 @@ export interface MetricSpec {
   /** `primary`: exposed only by the primary process in multi-worker mode (src/server/cluster.ts). */
   readonly scope?: 'primary';
   /** How the primary combines the workers' series in multi-worker mode (prom-client aggregators). */
-  readonly aggregator?: 'sum' | 'max' | 'first';
+  readonly aggregator?: 'sum' | 'max' | 'min' | 'first';
 }
 
 /** Latency buckets in seconds: 0.5 ms to 60 s. */

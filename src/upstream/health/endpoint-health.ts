@@ -1,16 +1,18 @@
-// Glue for the forward phase: per-endpoint health, breaker, outlier ejection and in-flight count
-// behind the `EndpointState` view the selectors read. Still pure: no I/O, no timers.
+// A set of targets as the selectors see it: the `EndpointState` view (availability, in-flight
+// counts) over the targets' long-lived `TargetHealth`, plus the group rule of passive detection
+// (at most `maxEjectionPercent` of the set ejected at once, never all of it). Still pure: no I/O,
+// no timers.
 //
-//   available(i) = healthy(i) && !outlier.isEjected(i) && breaker(i).canAllow()
+//   available(i) = healthy(i) ∧ ¬ejected(i) ∧ breaker(i) admits ∧ inFlight(i) < capacity
 //
 // Request lifecycle per attempt: `begin(i)` (false = the breaker refused at the last moment: pick
 // again with i excluded), then exactly one of `end(i, result)` or `abort(i)`.
 
-import { createBreaker } from './breaker.ts';
-import type { Breaker, BreakerOptions, BreakerTransition } from './breaker.ts';
+import type { Breaker, BreakerOptions } from './breaker.ts';
 import type { Clock } from './clock.ts';
-import { createOutlierDetector } from './outlier.ts';
-import type { EjectionListener, OutlierDetector, OutlierOptions, OutlierResult } from './outlier.ts';
+import { countEjected, maxEjectable, recordDetection, resolveOutlierOptions } from './outlier.ts';
+import type { EjectionGroup, OutlierOptions, OutlierResult, OutlierStats } from './outlier.ts';
+import { TargetHealth } from './target-health.ts';
 import type { EndpointState } from '../select/types.ts';
 
 export interface EndpointHealthOptions {
@@ -24,79 +26,76 @@ export interface EndpointHealthOptions {
   readonly startHealthy?: boolean;
 }
 
-export interface EndpointHealthListeners {
-  readonly onBreakerTransition?: (index: number, ...t: Parameters<BreakerTransition>) => void;
-  readonly onEjection?: EjectionListener;
-}
-
-export class EndpointHealthSet implements EndpointState {
+export class EndpointHealthSet implements EndpointState, EjectionGroup {
   readonly size: number;
-  readonly outlier: OutlierDetector | null;
-  private readonly breakers: readonly Breaker[] | null;
-  private readonly healthy: Uint8Array;
-  private readonly inflight: Uint32Array;
-  private readonly breakerOn5xx: boolean;
+  readonly targets: readonly TargetHealth[];
+  /** Passive-detection counters of reports made through this set. */
+  readonly stats: OutlierStats = { detected: 0, enforced: 0, refusedByCap: 0 };
+  /** Index view of the outlier state (null when no target has passive detection). */
+  readonly outlier: { isEjected(i: number): boolean; ejected(): number } | null;
+  private readonly cap: number;
+  private readonly capacity: number;
 
-  constructor(size: number, options: EndpointHealthOptions, clock: Clock, listeners: EndpointHealthListeners = {}) {
-    if (!Number.isInteger(size) || size < 0) throw new RangeError('size must be an integer >= 0');
-    this.size = size;
-    this.healthy = new Uint8Array(size).fill(options.startHealthy === false ? 0 : 1);
-    this.inflight = new Uint32Array(size);
-    this.breakerOn5xx = options.breakerOn5xx ?? false;
-    const b = options.breaker;
-    const onT = listeners.onBreakerTransition;
-    this.breakers = b === undefined ? null : Array.from({ length: size }, (_, i) => createBreaker(b, clock, onT === undefined ? undefined : (from, to, at) => onT(i, from, to, at)));
-    this.outlier = options.outlier === undefined ? null : createOutlierDetector(size, options.outlier, clock, listeners.onEjection);
+  /**
+   * `maxEjectionPercent`: share of this set passive detection may eject at once. `capacity`: the
+   * most requests in flight per target (connections plus queue); a full target is not available.
+   */
+  constructor(targets: readonly TargetHealth[], maxEjectionPercent: number, capacity = Infinity) {
+    this.size = targets.length;
+    this.targets = targets;
+    this.cap = maxEjectable(targets.length, maxEjectionPercent);
+    this.capacity = capacity;
+    this.outlier = targets.some((t) => t.outlier !== null)
+      ? { isEjected: (i) => targets[i]?.isEjected() ?? false, ejected: () => countEjected(targets) }
+      : null;
   }
 
   available(i: number): boolean {
-    if (this.healthy[i] !== 1) return false;
-    if (this.outlier !== null && this.outlier.isEjected(i)) return false;
-    return this.breakers === null || this.breakers[i]!.canAllow();
+    const t = this.targets[i];
+    return t !== undefined && t.inflight < this.capacity && t.available();
+  }
+
+  /** Available apart from its capacity: healthy, not ejected, breaker admits. */
+  usable(i: number): boolean {
+    return this.targets[i]?.available() ?? false;
   }
 
   inFlight(i: number): number {
-    return this.inflight[i] ?? 0;
+    return this.targets[i]?.inflight ?? 0;
   }
 
   /** Active health check verdict. */
   setHealthy(i: number, healthy: boolean): void {
-    if (i >= 0 && i < this.size) this.healthy[i] = healthy ? 1 : 0;
+    this.targets[i]?.setActive(healthy ? 'healthy' : 'unhealthy');
   }
 
   isHealthy(i: number): boolean {
-    return this.healthy[i] === 1;
+    return this.targets[i]?.health === 'healthy';
   }
 
   breaker(i: number): Breaker | null {
-    return this.breakers === null ? null : (this.breakers[i] ?? null);
+    return this.targets[i]?.breaker ?? null;
+  }
+
+  mayEject(): boolean {
+    return countEjected(this.targets) < this.cap;
   }
 
   /** Starts an attempt on i: consumes a breaker probe slot if half-open. False = refused. */
   begin(i: number): boolean {
-    if (!(i >= 0 && i < this.size)) return false;
-    if (this.breakers !== null && !this.breakers[i]!.allow()) return false;
-    this.inflight[i] = this.inflight[i]! + 1;
-    return true;
+    const t = this.targets[i];
+    return t !== undefined && t.begin();
   }
 
   /** The attempt on i produced an outcome (a response, or a local-origin failure). */
   end(i: number, result: OutlierResult): void {
-    if (!(i >= 0 && i < this.size)) return;
-    if (this.inflight[i]! > 0) this.inflight[i] = this.inflight[i]! - 1;
-    if (this.breakers !== null) {
-      const failed = result === 'connect_failure' || result === 'timeout' || (result === '5xx' && this.breakerOn5xx);
-      if (failed) this.breakers[i]!.onFailure();
-      else this.breakers[i]!.onSuccess();
-    }
-    this.outlier?.report(i, result);
+    const t = this.targets[i];
+    if (t !== undefined) recordDetection(this.stats, t.end(result, this));
   }
 
   /** The attempt on i ended without an outcome (client went away): frees the slot, judges nothing. */
   abort(i: number): void {
-    if (!(i >= 0 && i < this.size)) return;
-    if (this.inflight[i]! > 0) this.inflight[i] = this.inflight[i]! - 1;
-    this.breakers?.[i]!.release();
+    this.targets[i]?.abort();
   }
 
   /** Endpoints a selector may pick now. */
@@ -107,11 +106,15 @@ export class EndpointHealthSet implements EndpointState {
   }
 }
 
-export function createEndpointHealthSet(
-  size: number,
-  options: EndpointHealthOptions,
-  clock: Clock,
-  listeners?: EndpointHealthListeners,
-): EndpointHealthSet {
-  return new EndpointHealthSet(size, options, clock, listeners);
+/** A set of `size` fresh targets sharing one set of options (simulations and tests). */
+export function createEndpointHealthSet(size: number, options: EndpointHealthOptions, clock: Clock): EndpointHealthSet {
+  if (!Number.isInteger(size) || size < 0) throw new RangeError('size must be an integer >= 0');
+  const outlier = options.outlier === undefined ? undefined : resolveOutlierOptions(options.outlier);
+  const targets = Array.from({ length: size }, (_, i) => new TargetHealth(`endpoint-${i}`, {
+    ...(options.breaker !== undefined ? { breaker: options.breaker } : {}),
+    ...(outlier !== undefined ? { outlier } : {}),
+    breakerOn5xx: options.breakerOn5xx ?? false,
+    initial: options.startHealthy === false ? 'unhealthy' : 'healthy',
+  }, clock));
+  return new EndpointHealthSet(targets, outlier?.maxEjectionPercent ?? 50, Infinity);
 }

@@ -11,6 +11,10 @@
 // detected-but-not-enforced and retried on the next failure.
 // The multiplier decreases by one for every `multiplierDecayMs` spent not ejected.
 // Un-ejection is lazy (on access, from the injected clock): no timers per endpoint.
+//
+// The state of one endpoint is an `OutlierTarget`, so that it can live as long as the target does
+// (across config reloads and discovery changes); the cap is a property of the set it is in
+// (`EjectionGroup`). `OutlierDetector` is a fixed set of them.
 
 import type { Clock } from './clock.ts';
 
@@ -62,44 +66,152 @@ export function maxEjectable(size: number, maxEjectionPercent: number): number {
   return Math.max(0, Math.min(size - 1, Math.floor((size * maxEjectionPercent) / 100)));
 }
 
-export class OutlierDetector {
-  readonly size: number;
-  readonly stats: OutlierStats = { detected: 0, enforced: 0, refusedByCap: 0 };
-  private readonly clock: Clock;
-  private readonly listener: EjectionListener | undefined;
-  private readonly threshold5xx: number;
-  private readonly thresholdLocal: number;
-  private readonly baseMs: number;
-  private readonly maxMs: number;
-  private readonly cap: number;
-  private readonly decayMs: number;
-  private readonly c5xx: Uint32Array;
-  private readonly cLocal: Uint32Array;
-  private readonly multiplier: Uint32Array;
-  /** 0 when not ejected. */
-  private readonly ejectedUntil: Float64Array;
-  /** When the multiplier last changed or the endpoint was last un-ejected (decay reference). */
-  private readonly decayFrom: Float64Array;
-  private ejectedCount = 0;
+/** Options with their defaults applied. */
+export interface OutlierPolicy {
+  readonly threshold5xx: number;
+  readonly thresholdLocal: number;
+  readonly baseMs: number;
+  readonly maxMs: number;
+  readonly maxEjectionPercent: number;
+  readonly decayMs: number;
+}
 
-  constructor(size: number, options: OutlierOptions, clock: Clock, listener?: EjectionListener) {
-    const errors = validateOutlierOptions(options);
-    if (!Number.isInteger(size) || size < 0) errors.push('size must be an integer >= 0');
-    if (errors.length > 0) throw new RangeError(errors.join('; '));
-    this.size = size;
+export function resolveOutlierOptions(options: OutlierOptions): OutlierPolicy {
+  const errors = validateOutlierOptions(options);
+  if (errors.length > 0) throw new RangeError(errors.join('; '));
+  return {
+    threshold5xx: options.consecutive5xx ?? 5,
+    thresholdLocal: options.consecutiveLocalFailures ?? 5,
+    baseMs: options.baseEjectionMs ?? 30_000,
+    maxMs: options.maxEjectionMs ?? 300_000,
+    maxEjectionPercent: options.maxEjectionPercent ?? 50,
+    decayMs: options.multiplierDecayMs ?? 60_000,
+  };
+}
+
+/** The set an endpoint belongs to: it decides whether one more ejection stays within the cap. */
+export interface EjectionGroup {
+  mayEject(): boolean;
+}
+
+/** What a report led to: nothing, an ejection, or an ejection the group's cap refused. */
+export type Detection = 'none' | 'enforced' | 'refused';
+
+/** Listener of one endpoint: ejected (until `untilMs`) or back (`untilMs` = 0). */
+export type TargetEjectionListener = (ejected: boolean, atMs: number, untilMs: number) => void;
+
+/** Passive-detection state of one endpoint. */
+export class OutlierTarget {
+  private readonly policy: OutlierPolicy;
+  private readonly clock: Clock;
+  private readonly listener: TargetEjectionListener | undefined;
+  private c5xx = 0;
+  private cLocal = 0;
+  private multiplier = 0;
+  /** 0 when not ejected. */
+  private until = 0;
+  /** When the multiplier last changed or the endpoint was last un-ejected (decay reference). */
+  private decayFrom = 0;
+
+  constructor(policy: OutlierPolicy, clock: Clock, listener?: TargetEjectionListener) {
+    this.policy = policy;
     this.clock = clock;
     this.listener = listener;
-    this.threshold5xx = options.consecutive5xx ?? 5;
-    this.thresholdLocal = options.consecutiveLocalFailures ?? 5;
-    this.baseMs = options.baseEjectionMs ?? 30_000;
-    this.maxMs = options.maxEjectionMs ?? 300_000;
-    this.cap = maxEjectable(size, options.maxEjectionPercent ?? 50);
-    this.decayMs = options.multiplierDecayMs ?? 60_000;
-    this.c5xx = new Uint32Array(size);
-    this.cLocal = new Uint32Array(size);
-    this.multiplier = new Uint32Array(size);
-    this.ejectedUntil = new Float64Array(size);
-    this.decayFrom = new Float64Array(size);
+  }
+
+  /** Ejected now? Un-ejects lazily when its time has passed. */
+  isEjected(): boolean {
+    const until = this.until;
+    if (until === 0) return false;
+    const now = this.clock.now();
+    if (now < until) return true;
+    this.unEject(now);
+    return false;
+  }
+
+  /** End of the current ejection (clock ms), 0 when not ejected. */
+  ejectedUntilMs(): number {
+    return this.isEjected() ? this.until : 0;
+  }
+
+  /** Past ejections net of decay: the next one lasts base × (this + 1). */
+  ejectionMultiplier(): number {
+    this.decay(this.clock.now());
+    return this.multiplier;
+  }
+
+  report(result: OutlierResult, group: EjectionGroup): Detection {
+    switch (result) {
+      case 'success':
+        this.c5xx = 0;
+        this.cLocal = 0;
+        return 'none';
+      case '5xx':
+        this.cLocal = 0;
+        return ++this.c5xx >= this.policy.threshold5xx ? this.detect(group) : 'none';
+      case 'connect_failure':
+      case 'timeout':
+        return ++this.cLocal >= this.policy.thresholdLocal ? this.detect(group) : 'none';
+    }
+  }
+
+  private detect(group: EjectionGroup): Detection {
+    if (this.isEjected()) return 'none'; // late outcomes of requests sent before the ejection
+    if (!group.mayEject()) return 'refused';
+    const now = this.clock.now();
+    this.decay(now);
+    const n = ++this.multiplier;
+    const duration = Math.min(this.policy.baseMs * n, this.policy.maxMs);
+    this.until = now + duration;
+    this.c5xx = 0;
+    this.cLocal = 0;
+    this.listener?.(true, now, now + duration);
+    return 'enforced';
+  }
+
+  private unEject(now: number): void {
+    this.until = 0;
+    this.c5xx = 0;
+    this.cLocal = 0;
+    this.decayFrom = now;
+    this.listener?.(false, now, 0);
+  }
+
+  /** Forgives one ejection per full `decayMs` spent not ejected since the reference time. */
+  private decay(now: number): void {
+    if (this.until !== 0) return;
+    const m = this.multiplier;
+    if (m === 0) return;
+    const steps = Math.floor((now - this.decayFrom) / this.policy.decayMs);
+    if (steps <= 0) return;
+    const dec = steps < m ? steps : m;
+    this.multiplier = m - dec;
+    this.decayFrom += dec * this.policy.decayMs;
+  }
+}
+
+/** Counts the ejected endpoints of `targets` (un-ejecting expired ones on the way). */
+export function countEjected(targets: readonly { isEjected(): boolean }[]): number {
+  let n = 0;
+  for (const t of targets) if (t.isEjected()) n++;
+  return n;
+}
+
+/** A fixed set of endpoints (indexes 0..size-1) with its own cap. */
+export class OutlierDetector implements EjectionGroup {
+  readonly size: number;
+  readonly stats: OutlierStats = { detected: 0, enforced: 0, refusedByCap: 0 };
+  readonly targets: readonly OutlierTarget[];
+  private readonly cap: number;
+
+  constructor(size: number, options: OutlierOptions, clock: Clock, listener?: EjectionListener) {
+    if (!Number.isInteger(size) || size < 0) {
+      throw new RangeError([...validateOutlierOptions(options), 'size must be an integer >= 0'].join('; '));
+    }
+    const policy = resolveOutlierOptions(options);
+    this.size = size;
+    this.cap = maxEjectable(size, policy.maxEjectionPercent);
+    this.targets = Array.from({ length: size }, (_, i) => new OutlierTarget(policy, clock, listener === undefined ? undefined : (e, at, until) => listener(i, e, at, until)));
   }
 
   /** The most endpoints that may be ejected at once. */
@@ -107,102 +219,43 @@ export class OutlierDetector {
     return this.cap;
   }
 
+  mayEject(): boolean {
+    return countEjected(this.targets) < this.cap;
+  }
+
   /** Is endpoint i ejected now? Un-ejects lazily when its time has passed. */
   isEjected(i: number): boolean {
-    const until = this.ejectedUntil[i];
-    if (until === undefined || until === 0) return false;
-    const now = this.clock.now();
-    if (now < until) return true;
-    this.unEject(i, now);
-    return false;
+    return this.targets[i]?.isEjected() ?? false;
   }
 
   /** Endpoints ejected now (sweeps expired ejections). */
   ejected(): number {
-    this.sweep(this.clock.now());
-    return this.ejectedCount;
+    return countEjected(this.targets);
   }
 
   /** Times endpoint i has been ejected, net of decay: the next ejection lasts base × (this + 1). */
   ejectionMultiplier(i: number): number {
-    this.decay(i, this.clock.now());
-    return this.multiplier[i] ?? 0;
+    return this.targets[i]?.ejectionMultiplier() ?? 0;
   }
 
   /** Remaining ejection end time (clock ms) of endpoint i, 0 when not ejected. */
   ejectedUntilMs(i: number): number {
-    return this.isEjected(i) ? this.ejectedUntil[i]! : 0;
+    return this.targets[i]?.ejectedUntilMs() ?? 0;
   }
 
   report(i: number, result: OutlierResult): void {
-    if (!(i >= 0 && i < this.size)) return;
-    switch (result) {
-      case 'success':
-        this.c5xx[i] = 0;
-        this.cLocal[i] = 0;
-        return;
-      case '5xx':
-        this.cLocal[i] = 0;
-        this.c5xx[i] = this.c5xx[i]! + 1;
-        if (this.c5xx[i]! >= this.threshold5xx) this.detect(i);
-        return;
-      case 'connect_failure':
-      case 'timeout':
-        this.cLocal[i] = this.cLocal[i]! + 1;
-        if (this.cLocal[i]! >= this.thresholdLocal) this.detect(i);
-        return;
-    }
+    const t = this.targets[i];
+    if (t === undefined) return;
+    recordDetection(this.stats, t.report(result, this));
   }
+}
 
-  private detect(i: number): void {
-    const now = this.clock.now();
-    if (this.isEjected(i)) return; // late outcomes of requests sent before the ejection
-    this.stats.detected++;
-    this.sweep(now);
-    if (this.ejectedCount >= this.cap) {
-      this.stats.refusedByCap++;
-      return;
-    }
-    this.decay(i, now);
-    const n = this.multiplier[i]! + 1;
-    this.multiplier[i] = n;
-    const duration = Math.min(this.baseMs * n, this.maxMs);
-    this.ejectedUntil[i] = now + duration;
-    this.ejectedCount++;
-    this.stats.enforced++;
-    this.c5xx[i] = 0;
-    this.cLocal[i] = 0;
-    this.listener?.(i, true, now, now + duration);
-  }
-
-  private unEject(i: number, now: number): void {
-    this.ejectedUntil[i] = 0;
-    this.ejectedCount--;
-    this.c5xx[i] = 0;
-    this.cLocal[i] = 0;
-    this.decayFrom[i] = now;
-    this.listener?.(i, false, now, 0);
-  }
-
-  private sweep(now: number): void {
-    if (this.ejectedCount === 0) return;
-    for (let i = 0; i < this.size; i++) {
-      const until = this.ejectedUntil[i]!;
-      if (until !== 0 && now >= until) this.unEject(i, now);
-    }
-  }
-
-  /** Forgives one ejection per full `decayMs` spent not ejected since the reference time. */
-  private decay(i: number, now: number): void {
-    if (this.ejectedUntil[i] !== 0) return;
-    const m = this.multiplier[i]!;
-    if (m === 0) return;
-    const steps = Math.floor((now - this.decayFrom[i]!) / this.decayMs);
-    if (steps <= 0) return;
-    const dec = steps < m ? steps : m;
-    this.multiplier[i] = m - dec;
-    this.decayFrom[i] = this.decayFrom[i]! + dec * this.decayMs;
-  }
+/** Adds a report's outcome to the counters. */
+export function recordDetection(stats: OutlierStats, d: Detection): void {
+  if (d === 'none') return;
+  stats.detected++;
+  if (d === 'enforced') stats.enforced++;
+  else stats.refusedByCap++;
 }
 
 export function createOutlierDetector(size: number, options: OutlierOptions, clock: Clock, listener?: EjectionListener): OutlierDetector {
