@@ -12,15 +12,19 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export async function startUpstream(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Upstream> {
+/** Starts a loopback upstream on `port` (0: any free port; give a port again to bring a stopped one back). */
+export async function startUpstream(handler: (req: IncomingMessage, res: ServerResponse) => void, port = 0, host = '127.0.0.1'): Promise<Upstream> {
   const seen: IncomingMessage[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => { seen.push(req); handler(req, res); });
   server.on('connection', (s: Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+  const bound = (server.address() as { port: number }).port;
   return {
-    server, port, address: `127.0.0.1:${port}`, seen,
+    server, port: bound, address: `${host}:${bound}`, seen,
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
