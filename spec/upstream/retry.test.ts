@@ -186,3 +186,14 @@ describe('retry budget', () => {
     expect(() => createRetryBudget({ ratio: Number.NaN }, createManualClock())).toThrow(RangeError);
   });
 });
+
+describe('retryNonIdempotent', () => {
+  it('lets a policy retry a sent non-idempotent request; everything else still applies', () => {
+    const p = { maxAttempts: 3, retryOnStatuses: [503], baseBackoffMs: 0, maxBackoffMs: 0, retryNonIdempotent: true };
+    const input = { attempt: 1, failure: { kind: 'status', status: 503 } as const, method: 'POST', bodyReplayable: true, bytesSent: 10, budgetRemainingMs: 1_000 };
+    expect(shouldRetry(p, input)).toBe('retry');
+    expect(shouldRetry({ ...p, retryNonIdempotent: false }, input)).toBe('non_idempotent_sent');
+    expect(shouldRetry(p, { ...input, bodyReplayable: false })).toBe('body_not_replayable');
+    expect(shouldRetry(p, { ...input, attempt: 3 })).toBe('attempts_exhausted');
+  });
+});

@@ -327,3 +327,88 @@ describe('every accepted load-balancing config builds a runtime whose picks are 
     }), { numRuns: 25 });
   });
 });
+
+describe('acquire: selection over health, breakers, ejection and capacity', () => {
+  it('returns an available target (counted in flight) or null, never an unavailable one, over arbitrary states', () => {
+    fc.assert(fc.property(
+      fc.constantFrom('round_robin', 'least_connections', 'p2c', 'random', 'ip_hash', 'consistent_hash', 'maglev', 'peak_ewma', 'weighted', 'sticky'),
+      fc.array(fc.record({ up: fc.boolean(), failures: fc.nat(3) }), { minLength: 1, maxLength: 5 }),
+      fc.array(fc.ipV4(), { minLength: 1, maxLength: 8 }),
+      (name, states, ips) => {
+        const clock = createManualClock(0);
+        const lines = states.map((_, i) => `target "127.0.0.1:${9200 + i}"`).join('; ');
+        const config = upstreamConfig(`load-balancing "${name}"; circuit-breaker { failure-threshold 2; timeout-seconds 10 }`, lines);
+        const targets = config.targets.map((t, i) => {
+          const authority = `${t.host}:${t.port}`;
+          const pool = new Pool(`http://${authority}`);
+          pools.push(pool);
+          const health = new TargetHealth(authority, { breaker: { failureThreshold: 2, openMs: 10_000, halfOpenMaxProbes: 1, successThreshold: 1 } }, clock);
+          if (!states[i]!.up) health.setActive('unhealthy');
+          for (let k = 0; k < states[i]!.failures; k++) { health.begin(); health.end('connect_failure', { mayEject: () => true }); }
+          return { id: authority, host: t.host, port: t.port, pool, poolKey: authority, weight: 1, authority, health };
+        });
+        const rt = new UpstreamRuntime(config, targets, { clock, rng: seededRng(1) });
+        const usable = targets.filter((t) => t.health.available());
+        for (const ip of ips) {
+          const before = targets.map((t) => t.health.inflight);
+          const t = rt.acquire(ctx({ clientIp: ip }), null);
+          if (usable.length === 0) {
+            expect(t).toBeNull();
+            expect(rt.unavailable).toBe('UPSTREAM_NO_HEALTHY');
+          } else {
+            expect(t).not.toBeNull();
+            expect(usable).toContain(t);
+            expect(t!.health.inflight).toBe(before[targets.indexOf(t as typeof targets[number])]! + 1);
+            rt.end(t!, 1, 'success');
+          }
+        }
+      },
+    ), { numRuns: 60 });
+  });
+
+  it('prefers targets not tried yet; falls back to null only when every target is excluded or unavailable', () => {
+    const rt = runtime('load-balancing "round_robin"');
+    const [a, b, c] = rt.targets as [TargetRuntime, TargetRuntime, TargetRuntime];
+    expect(rt.acquire(ctx(), [a, b])).toBe(c);
+    expect(rt.acquire(ctx(), [a, b, c])).toBeNull();
+  });
+
+  it('a target with max-connections + max-pending-requests in flight is full: UPSTREAM_QUEUE_FULL when all are', () => {
+    const rt = runtime('connection-pool { max-connections 1; max-pending-requests 1 }', {}, 'target "127.0.0.1:9301"');
+    const t = rt.targets[0]!;
+    expect(rt.acquire(ctx(), null)).toBe(t);
+    expect(rt.acquire(ctx(), null)).toBe(t);
+    expect(rt.acquire(ctx(), null)).toBeNull();
+    expect(rt.unavailable).toBe('UPSTREAM_QUEUE_FULL');
+    rt.end(t, 1, null);
+    expect(rt.acquire(ctx(), null)).toBe(t);
+    t.health.setActive('unhealthy');
+    rt.end(t, 1, 'success');
+    rt.end(t, 1, 'success');
+    expect(rt.acquire(ctx(), null)).toBeNull();
+    expect(rt.unavailable).toBe('UPSTREAM_NO_HEALTHY');
+  });
+
+  it('follows a discovery source: a new version rebuilds the selection over the new set', () => {
+    const config = upstreamConfig('load-balancing "round_robin"');
+    const all = targetsOf(config);
+    const source = { version: 1, targets: all.slice(0, 1), ready: Promise.resolve(), status: () => ({ kind: 'test' }) };
+    const rt = new UpstreamRuntime(config, [], { source });
+    expect(picks(rt, 3)).toEqual(['9001', '9001', '9001']);
+    source.targets = all.slice(1);
+    source.version = 2;
+    expect(picks(rt, 4)).toEqual(['9002', '9003', '9002', '9003']);
+    source.targets = [];
+    source.version = 3;
+    expect(rt.acquire(ctx(), null)).toBeNull();
+    expect(rt.availableCount()).toBe(0);
+  });
+
+  it('retryRuntime: none without a retry-policy or with max-attempts 1', () => {
+    expect(runtime('load-balancing "round_robin"').retry).toBeNull();
+    expect(runtime('retry-policy { max-attempts 1 }').retry).toBeNull();
+    const r = runtime('retry-policy { max-attempts 2; retryable-status-codes 503; per-attempt-timeout "250ms" }').retry;
+    expect(r).toMatchObject({ perAttemptTimeoutMs: 250, maxBufferBytes: 65_536, policy: { maxAttempts: 2, retryOnStatuses: [503], baseBackoffMs: 100, maxBackoffMs: 2_000 } });
+    expect([...(r?.statuses ?? [])]).toEqual([503]);
+  });
+});
