@@ -8,7 +8,7 @@ import { installCleanupHandlers } from './lib/procs.ts';
 import { runBench } from './lib/runner.ts';
 import type { BenchResult } from './lib/runner.ts';
 import { renderBarChart, resultsPanels } from './lib/svg.ts';
-import { renderPacedTable, renderThroughputTable } from './lib/table.ts';
+import { renderLbTable, renderPacedTable, renderThroughputTable } from './lib/table.ts';
 
 /** `2026-11-23T14-05-09Z`: an ISO time usable as a file name. */
 export function fileTimestamp(d: Date): string {
@@ -46,12 +46,16 @@ async function main(): Promise<number> {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   log(
     `bench: scenarios ${args.scenarios.join(',')}; ${args.passes} pass(es); ${args.durationS} s runs after ${args.warmupS} s warm-up; ` +
-      `connections ${args.connections.join(',')}; bodies ${args.bodies.join(',')}${args.paced ? `; paced: ${args.pacedScenarios.join(',')}` : ''}`,
+      `connections ${args.connections.join(',')}; bodies ${args.bodies.join(',')}${args.paced ? `; paced: ${args.pacedScenarios.join(',')}` : ''}` +
+      `${args.lbAlgorithms.length > 0 ? `; load balancing (${args.lbDurationS} s runs): ${args.lbAlgorithms.join(',')}` : ''}`,
   );
   const result = await runBench({ ...args, log });
   const { json, svg } = writeResults(result, args.jsonPath);
   const out: string[] = ['', `Saturated (${result.meta.loadTool === 'wrk' ? 'wrk -t1 -cN' : 'Node closed-loop generator, N connections'}, best of ${args.passes} pass(es); ÷ = req/s ratio in this run)`, renderThroughputTable(result.cells)];
   if (result.paced.length > 0) out.push('', 'Equal load (paced ~5k req/s, 100 connections; medians of passes; added = minus direct)', renderPacedTable(result.paced));
+  if (result.lb.length > 0) {
+    out.push('', `Load balancing: Sentinel over three targets, 13 B, c${args.connections[0] ?? 50}, best of ${args.passes} pass(es); ÷ round_robin in this run`, renderLbTable(result.lb));
+  }
   for (const s of result.skipped) out.push(`skipped ${s.scenario}: ${s.reason}`);
   for (const e of result.errors) out.push(`FAILED ${e.scenario} (pass ${e.pass}): ${e.message}`);
   out.push('', `${result.meta.pinning}; load ${result.meta.loadTool}; backend ${result.meta.backend}; node ${result.meta.node}`, `results: ${json}`, `chart:   ${svg}`, '');

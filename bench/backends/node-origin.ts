@@ -1,11 +1,11 @@
 // Fallback benchmark backend when nginx is absent: `/` answers 13 bytes, `/big` 64 KiB, anything else 404.
-// Usage: node bench/backends/node-origin.ts PORT   (binds 127.0.0.1 only)
+// Usage: node bench/backends/node-origin.ts PORT [PORT…]   (binds 127.0.0.1 only; one server per port)
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 
-const port = Number(process.argv[2]);
-if (!Number.isInteger(port) || port <= 0) {
-  process.stderr.write('usage: node-origin.ts PORT\n');
+const ports = process.argv.slice(2).map(Number);
+if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p <= 0)) {
+  process.stderr.write('usage: node-origin.ts PORT [PORT…]\n');
   process.exit(2);
 }
 
@@ -14,7 +14,7 @@ const big = randomBytes(65536);
 const smallHeaders = { 'content-type': 'text/plain', 'content-length': String(small.length) };
 const bigHeaders = { 'content-type': 'application/octet-stream', 'content-length': String(big.length) };
 
-const server = http.createServer({ keepAliveTimeout: 120_000 }, (req, res) => {
+const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
   if (req.url === '/') {
     res.writeHead(200, smallHeaders);
     res.end(small);
@@ -25,6 +25,13 @@ const server = http.createServer({ keepAliveTimeout: 120_000 }, (req, res) => {
     res.writeHead(404, { 'content-length': '0' });
     res.end();
   }
+};
+const servers = ports.map((port) => {
+  const server = http.createServer({ keepAliveTimeout: 120_000 }, handler);
+  server.listen({ port, host: '127.0.0.1', backlog: 4096 });
+  return server;
 });
-server.listen({ port, host: '127.0.0.1', backlog: 4096 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () => {
+  let open = servers.length;
+  for (const s of servers) s.close(() => { if (--open === 0) process.exit(0); });
+});

@@ -1,7 +1,17 @@
 // Command-line options of `npm run bench`. Pure.
+import { parseAlgorithm } from '../../src/core/load-balancing.ts';
 import type { BodyKind } from './types.ts';
 
 export const ALL_SCENARIOS = ['direct', 'sentinel', 'nginx', 'haproxy', 'http-proxy', 'sentinel-2w', 'nginx-2w'] as const;
+
+/**
+ * Load-balancing algorithms measured over a three-target pool (`adaptive` is the same selector as
+ * `peak_ewma`, so it is not measured twice). round_robin is the baseline of the ratios.
+ */
+export const LB_ALGORITHMS = [
+  'round_robin', 'weighted', 'least_connections', 'weighted_least_connections', 'random', 'p2c', 'ip_hash', 'consistent_hash',
+  'maglev', 'peak_ewma', 'sticky',
+] as const;
 
 export interface BenchArgs {
   readonly quick: boolean;
@@ -13,6 +23,10 @@ export interface BenchArgs {
   readonly bodies: readonly BodyKind[];
   readonly paced: boolean;
   readonly pacedScenarios: readonly string[];
+  /** Algorithms of the load-balancing runs (empty: none); round_robin is always among them. */
+  readonly lbAlgorithms: readonly string[];
+  /** Measured seconds of each load-balancing run. */
+  readonly lbDurationS: number;
   /** Longest wait before each run for the machine's cores to go quiet. */
   readonly quietWaitMs: number;
   readonly jsonPath: string | null;
@@ -30,6 +44,10 @@ export const USAGE = `usage: npm run bench -- [options]
   --connections 50,256  connection counts (default 50,256, quick 50)
   --bodies small,large  13 B (/) and/or 64 KiB (/big) bodies (default both, quick small)
   --no-paced            skip the equal-load (paced ~5k req/s) latency runs
+  --lb a,b              load-balancing algorithms over a three-target pool, req/s ÷ round_robin in the same run
+                        (default all: ${LB_ALGORITHMS.join(',')}; round_robin is always added)
+  --lb-duration S       measurement seconds per load-balancing run (default min(duration, 5))
+  --no-lb               skip the load-balancing runs
   --load wrk|node       force the load generator (default: wrk when installed)
   --backend auto|node   force the Node origin instead of nginx as the backend (default: nginx when installed)
   --json PATH           also write the results JSON to PATH
@@ -56,6 +74,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let connections: readonly number[] = quick ? [50] : [50, 256];
   let bodies: readonly BodyKind[] = quick ? ['small'] : ['small', 'large'];
   let paced = true;
+  let lbAlgorithms: readonly string[] = LB_ALGORITHMS;
+  let lbDurationS: number | null = null;
   let jsonPath: string | null = null;
   let loadTool: BenchArgs['loadTool'] = 'auto';
   let backend: BenchArgs['backend'] = 'auto';
@@ -99,6 +119,20 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       case '--no-paced':
         paced = false;
         break;
+      case '--lb': {
+        const algos = list(flag, value());
+        const unknown = algos.filter((x) => parseAlgorithm(x) === null);
+        if (unknown.length > 0) throw new Error(`unknown load-balancing algorithm(s) ${unknown.join(', ')}; known: ${LB_ALGORITHMS.join(', ')}`);
+        const canonical = algos.map((x) => parseAlgorithm(x) as string);
+        lbAlgorithms = [...new Set(['round_robin', ...canonical])];
+        break;
+      }
+      case '--lb-duration':
+        lbDurationS = positiveInt(flag, value());
+        break;
+      case '--no-lb':
+        lbAlgorithms = [];
+        break;
       case '--load': {
         const v = value();
         if (v !== 'wrk' && v !== 'node') throw new Error(`--load takes wrk or node, got ${v ?? 'nothing'}`);
@@ -136,6 +170,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     bodies,
     paced,
     pacedScenarios,
+    lbAlgorithms,
+    lbDurationS: lbDurationS ?? Math.min(durationS, 5),
     quietWaitMs: quick ? 3000 : 15_000,
     jsonPath,
     loadTool,

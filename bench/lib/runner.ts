@@ -13,12 +13,13 @@ import { PACED_CONNECTIONS, pickLoadTool, runLoad } from './load.ts';
 import type { LoadTool } from './load.ts';
 import { childrenTicks, clkTck, coreBusyPct, processTicks, readCoreTimes, snapshotTicks, ticksBetween, totalBusyTicks, treeRssMb } from './proc-stats.ts';
 import { sleep } from './procs.ts';
-import { cpuUsPerRequest, summarizeCells, summarizePaced } from './stats.ts';
-import type { CellSummary, PacedSummary } from './stats.ts';
+import { cpuUsPerRequest, summarizeCells, summarizeLb, summarizePaced } from './stats.ts';
+import type { CellSummary, LbSummary, PacedSummary } from './stats.ts';
 import { BODY_BYTES, BODY_LABELS, BODY_PATHS } from './types.ts';
 import type { BodyKind, RunRecord, ScenarioError } from './types.ts';
 import { totalErrors } from './wrk-parse.ts';
 import { findScenario } from '../scenarios/index.ts';
+import { sentinelPoolScenario } from '../scenarios/sentinel.ts';
 import type { RunningScenario, Scenario } from '../scenarios/types.ts';
 
 export interface RunnerOptions {
@@ -33,6 +34,12 @@ export interface RunnerOptions {
   readonly pacedDurationS?: number;
   /** Passes of the paced runs; defaults to `passes`. */
   readonly pacedPasses?: number;
+  /**
+   * Load-balancing runs: Sentinel over a pool of three targets (the backend's three ports), one
+   * run per algorithm and pass, 13 B body, the first connection count. Empty or absent: none.
+   */
+  readonly lbAlgorithms?: readonly string[];
+  readonly lbDurationS?: number;
   readonly quietWaitMs: number;
   readonly loadTool: 'auto' | LoadTool;
   readonly backend?: 'auto' | 'node';
@@ -57,7 +64,10 @@ export interface BenchResult {
   readonly options: Omit<RunnerOptions, 'log'>;
   readonly cells: readonly CellSummary[];
   readonly paced: readonly PacedSummary[];
+  /** Load-balancing runs summarised per algorithm, with ratios against round_robin. */
+  readonly lb: readonly LbSummary[];
   readonly runs: readonly RunRecord[];
+  readonly lbRuns: readonly RunRecord[];
   readonly errors: readonly ScenarioError[];
   readonly skipped: readonly { readonly scenario: string; readonly reason: string }[];
 }
@@ -135,6 +145,7 @@ export async function runBench(opts: RunnerOptions): Promise<BenchResult> {
   const tool = pickLoadTool(opts.loadTool);
   const clk = clkTck();
   const runs: RunRecord[] = [];
+  const lbRuns: RunRecord[] = [];
   const errors: ScenarioError[] = [];
   const skipped: { scenario: string; reason: string }[] = [];
   const active: Scenario[] = [];
@@ -149,7 +160,8 @@ export async function runBench(opts: RunnerOptions): Promise<BenchResult> {
   const failed = new Set<string>();
   log(`pinning: ${pinning.note}; load generator: ${tool}`);
   const backend: Backend = await startBackend(pinning, opts.backend ?? 'auto');
-  log(`backend: ${backend.kind} on ${backend.host}:${backend.port}`);
+  log(`backend: ${backend.kind} on ${backend.host}:${backend.ports.join(',')}`);
+  const backends = backend.ports.map((port) => ({ host: backend.host, port }));
 
   const measureOne = async (running: RunningScenario, m: Measured): Promise<RunRecord> => {
     const url = running.url + BODY_PATHS[m.body];
@@ -203,7 +215,7 @@ export async function runBench(opts: RunnerOptions): Promise<BenchResult> {
     const tmpDir = makeTempDir(s.name);
     let running: RunningScenario | null = null;
     try {
-      running = await s.start({ backend: { host: backend.host, port: backend.port }, tmpDir, pinning });
+      running = await s.start({ backend: { host: backend.host, port: backend.port }, backends, tmpDir, pinning });
       await probe(running.url + BODY_PATHS.small, BODY_BYTES.small);
       if (opts.bodies.includes('large')) await probe(running.url + BODY_PATHS.large, BODY_BYTES.large);
       const idle = running.pids.length > 0 ? treeRssMb(running.pids) : null;
@@ -253,6 +265,26 @@ export async function runBench(opts: RunnerOptions): Promise<BenchResult> {
         }
       }
     }
+    const lbAlgorithms = opts.lbAlgorithms ?? [];
+    const connections = opts.connections[0] ?? 50;
+    for (let pass = 1; lbAlgorithms.length > 0 && pass <= opts.passes; pass++) {
+      for (const algorithm of rotate(lbAlgorithms, pass - 1)) {
+        await session(sentinelPoolScenario(algorithm), pass, `load-balancing ${pass}/${opts.passes}`, async (running, idleRssMb) => {
+          lbRuns.push(
+            await measureOne(running, {
+              scenario: algorithm,
+              pass,
+              body: 'small',
+              connections,
+              paced: false,
+              warmupS: Math.min(opts.warmupS, 2),
+              durationS: opts.lbDurationS ?? opts.durationS,
+              idleRssMb,
+            }),
+          );
+        });
+      }
+    }
   } finally {
     await backend.stop();
   }
@@ -283,7 +315,9 @@ export async function runBench(opts: RunnerOptions): Promise<BenchResult> {
     options,
     cells: summarizeCells(runs),
     paced: summarizePaced(runs),
+    lb: summarizeLb(lbRuns),
     runs,
+    lbRuns,
     errors,
     skipped,
   };

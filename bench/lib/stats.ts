@@ -138,3 +138,25 @@ export function cpuUsPerRequest(ticks: number, clkTck: number, requests: number)
   if (requests <= 0 || clkTck <= 0) return null;
   return ((ticks / clkTck) * 1e6) / requests;
 }
+
+/** One algorithm of the load-balancing runs: its best pass, and ratios against round_robin in the same run. */
+export interface LbSummary {
+  readonly algorithm: string;
+  readonly cell: CellSummary;
+  /** Best req/s ÷ round_robin's best req/s. */
+  readonly rpsVsRoundRobin: number | null;
+  /** Median proxy CPU µs per request ÷ round_robin's (the steadier measure of selection cost). */
+  readonly cpuVsRoundRobin: number | null;
+}
+
+/** Summarises load-balancing runs (their `scenario` is the algorithm) against round_robin's. */
+export function summarizeLb(runs: readonly RunRecord[]): LbSummary[] {
+  const cells = summarizeCells(runs);
+  const rr = cells.find((c) => c.scenario === 'round_robin');
+  return cells.map((c) => ({
+    algorithm: c.scenario,
+    cell: c,
+    rpsVsRoundRobin: ratio(c.best.load.rps, rr?.best.load.rps),
+    cpuVsRoundRobin: ratio(c.medianCpuUsPerReq, rr?.medianCpuUsPerReq),
+  }));
+}

@@ -1,5 +1,5 @@
 // Plain-text table rendering of benchmark summaries. Pure.
-import type { CellSummary, PacedSummary } from './stats.ts';
+import type { CellSummary, LbSummary, PacedSummary } from './stats.ts';
 import { BODY_LABELS } from './types.ts';
 
 export type Align = 'left' | 'right';
@@ -109,6 +109,35 @@ export function renderPacedTable(rows: readonly PacedSummary[]): string {
       fmtSignedMs(p.addedP99Ms),
       fmtFixed(p.cpuUsPerReq, 1),
       p.errors > 0 ? `${p.errors} !` : '0',
+    ]),
+  );
+}
+
+const LB_COLUMNS: readonly Column[] = [
+  { header: 'algorithm', align: 'left' },
+  { header: 'req/s', align: 'right' },
+  { header: '÷ round_robin', align: 'right' },
+  { header: 'p50 ms', align: 'right' },
+  { header: 'p99 ms', align: 'right' },
+  { header: 'CPU µs/req', align: 'right' },
+  { header: 'CPU ÷ rr', align: 'right' },
+  { header: 'errors', align: 'right' },
+  { header: 'passes req/s', align: 'left' },
+];
+
+export function renderLbTable(rows: readonly LbSummary[]): string {
+  return renderTable(
+    LB_COLUMNS,
+    rows.map((l) => [
+      l.algorithm,
+      fmtInt(l.cell.best.load.rps),
+      fmtRatio(l.rpsVsRoundRobin),
+      fmtMs(l.cell.best.load.p50Ms),
+      fmtMs(l.cell.best.load.p99Ms),
+      fmtFixed(l.cell.medianCpuUsPerReq, 1),
+      fmtRatio(l.cpuVsRoundRobin),
+      l.cell.errors > 0 ? `${l.cell.errors} !` : '0',
+      l.cell.passesRps.length > 1 ? l.cell.passesRps.map((r) => fmtInt(r)).join(' / ') : '',
     ]),
   );
 }

@@ -17,6 +17,41 @@ observability { metrics { enabled #false }; logging { access-log { enabled #fals
 `;
 }
 
+/**
+ * The load-balancing benchmark config: the bench config with a pool of targets (the backend's
+ * ports) and `algorithm`. Sticky cookies are not sent back by the load generator, so every
+ * request takes sticky's first-visit path (fallback pick and a Set-Cookie).
+ */
+export function sentinelPoolConfig(port: number, backends: readonly BackendAddress[], algorithm: string): string {
+  const targets = backends.map((b) => `target "${b.host}:${b.port}"`).join('; ');
+  const options = algorithm === 'sticky' ? ' { cookie-secure #false; secret "bench-sticky-secret-0123456789" }' : '';
+  return `listeners { listener "bench" { address "${LOOPBACK}:${port}" } }
+routes { route "all" { matches { path-prefix "/" }; upstream "pool" } }
+upstreams { upstream "pool" { ${targets}; load-balancing "${algorithm}"${options}; connection-pool { max-connections 128 } } }
+observability { metrics { enabled #false }; logging { access-log { enabled #false } } }
+`;
+}
+
+/** Sentinel (one process, pinned like `sentinel`) balancing over the backend's ports with `algorithm`. */
+export function sentinelPoolScenario(algorithm: string): Scenario {
+  return {
+    name: algorithm,
+    description: `Sentinel, one process, ${algorithm} over a pool of three targets`,
+    unavailableReason: () => (existsSync(CLI) ? null : `${CLI} not found`),
+    start: (ctx) => {
+      const conf = path.join(ctx.tmpDir, 'sentinel-pool.kdl');
+      return startListeningProcess(
+        `sentinel-${algorithm}`,
+        (port) => {
+          writeFileSync(conf, sentinelPoolConfig(port, ctx.backends, algorithm));
+          return [...ctx.pinning.proxy, nodeBin(), CLI, 'run', '-c', conf];
+        },
+        { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
+      );
+    },
+  };
+}
+
 export const sentinelScenario: Scenario = {
   name: 'sentinel',
   description: 'Sentinel, one process, bench config (pool of 128 upstream connections, no metrics, no access log)',

@@ -9,6 +9,8 @@ export interface BackendAddress {
 /** What a scenario gets when it starts. */
 export interface ScenarioContext {
   readonly backend: BackendAddress;
+  /** The backend's addresses (`backend` first): the targets of a multi-target pool. */
+  readonly backends: readonly BackendAddress[];
   /** A fresh, world-readable temp dir for this start; removed after stop. */
   readonly tmpDir: string;
   readonly pinning: Pinning;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALL_SCENARIOS, parseBenchArgs } from '../../bench/lib/args.ts';
+import { ALL_SCENARIOS, LB_ALGORITHMS, parseBenchArgs } from '../../bench/lib/args.ts';
 
 describe('parseBenchArgs', () => {
   it('defaults to the full matrix: 3 passes of 10 s, 50 and 256 connections, both bodies', () => {
@@ -27,5 +27,13 @@ describe('parseBenchArgs', () => {
     expect(() => parseBenchArgs(['--bodies', 'huge'])).toThrow(/small and\/or large/);
     expect(() => parseBenchArgs(['--load', 'ab'])).toThrow(/wrk or node/);
     expect(() => parseBenchArgs(['--frobnicate'])).toThrow(/unknown option --frobnicate/);
+    expect(() => parseBenchArgs(['--lb', 'round_robin,fastest'])).toThrow(/unknown load-balancing algorithm\(s\) fastest/);
+  });
+
+  it('load-balancing runs: every algorithm by default, round_robin always kept as the baseline, --no-lb for none', () => {
+    expect(parseBenchArgs([])).toMatchObject({ lbAlgorithms: LB_ALGORITHMS, lbDurationS: 5 });
+    expect(parseBenchArgs(['--quick'])).toMatchObject({ lbDurationS: 3 });
+    expect(parseBenchArgs(['--lb', 'Maglev,p2c', '--lb-duration', '2'])).toMatchObject({ lbAlgorithms: ['round_robin', 'maglev', 'p2c'], lbDurationS: 2 });
+    expect(parseBenchArgs(['--no-lb']).lbAlgorithms).toEqual([]);
   });
 });

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { parseStatFields } from '../../bench/lib/proc-stats.ts';
 import { rotate } from '../../bench/lib/runner.ts';
 import { fileTimestamp } from '../../bench/run.ts';
-import { sentinelBenchConfig } from '../../bench/scenarios/sentinel.ts';
+import { sentinelBenchConfig, sentinelPoolConfig } from '../../bench/scenarios/sentinel.ts';
+import { loadConfigText } from '../../src/config/load.ts';
+import { LB_ALGORITHMS } from '../../bench/lib/args.ts';
 
 describe('rotate', () => {
   it('starts each pass at a different scenario and keeps them all', () => {
@@ -42,5 +44,18 @@ describe('sentinelBenchConfig', () => {
     expect(kdl).toContain('target "127.0.0.1:40124"');
     expect(kdl).toContain('max-connections 128');
     expect(kdl).toContain('metrics { enabled #false }');
+  });
+});
+
+describe('sentinelPoolConfig', () => {
+  it('is a valid config with one target per backend port and the algorithm, for every benchmarked algorithm', () => {
+    const backends = [40124, 40125, 40126].map((port) => ({ host: '127.0.0.1', port }));
+    for (const algorithm of LB_ALGORITHMS) {
+      const r = loadConfigText(sentinelPoolConfig(40123, backends, algorithm), 'pool.kdl');
+      expect(r.diagnostics.filter((d) => d.severity === 'error'), algorithm).toEqual([]);
+      const u = r.config?.upstreams[0];
+      expect(u?.targets.map((t) => t.port)).toEqual([40124, 40125, 40126]);
+      expect(u?.loadBalancing.algorithm).toBe(algorithm);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cpuUsPerRequest, median, percentileSorted, ratio, summarizeCells, summarizePaced } from '../../bench/lib/stats.ts';
+import { cpuUsPerRequest, median, percentileSorted, ratio, summarizeCells, summarizeLb, summarizePaced } from '../../bench/lib/stats.ts';
 import type { BodyKind, LoadResult, RunRecord } from '../../bench/lib/types.ts';
 
 function load(rps: number, p50Ms = 1, p99Ms = 2, errors = 0): LoadResult {
@@ -104,5 +104,21 @@ describe('summarizePaced', () => {
   });
   it('has no added latency without a direct run', () => {
     expect(summarizePaced([run('sentinel', 1, 4800, { paced: true })])[0]?.addedP99Ms).toBeNull();
+  });
+});
+
+describe('summarizeLb', () => {
+  it('compares each algorithm with round_robin of the same run: best req/s, median CPU per request', () => {
+    const lb = summarizeLb([
+      run('round_robin', 1, 20_000, { proxyCpuUsPerReq: 40 }),
+      run('maglev', 1, 18_000, { proxyCpuUsPerReq: 44 }),
+      run('round_robin', 2, 22_000, { proxyCpuUsPerReq: 42 }),
+      run('maglev', 2, 19_800, { proxyCpuUsPerReq: 46 }),
+    ]);
+    expect(lb.map((l) => l.algorithm)).toEqual(['round_robin', 'maglev']);
+    expect(lb[0]?.rpsVsRoundRobin).toBe(1);
+    expect(lb[1]?.rpsVsRoundRobin).toBeCloseTo(0.9, 9);
+    expect(lb[1]?.cpuVsRoundRobin).toBeCloseTo(45 / 41, 9);
+    expect(summarizeLb([run('p2c', 1, 1_000)])[0]?.rpsVsRoundRobin).toBeNull();
   });
 });
