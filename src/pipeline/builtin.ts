@@ -26,7 +26,8 @@ function serveStatus(ex: Exchange): void {
 
 /**
  * Readiness: the config is loaded (this generation serves) and every upstream a route uses has at
- * least one target selection may pick now. 503 with the upstreams that have none otherwise.
+ * least one healthy target (active verdict, not ejected, breaker admits; a target that is only busy
+ * still counts). 503 with the upstreams that have none otherwise.
  */
 function serveReady(ex: Exchange): void {
   const snapshot = ex.snapshot;
@@ -35,7 +36,7 @@ function serveReady(ex: Exchange): void {
   const unavailable: string[] = [];
   for (const id of used) {
     const u = snapshot.upstreams.get(id);
-    if (u === undefined || u.availableCount() === 0) unavailable.push(id);
+    if (u === undefined || u.usableCount() === 0) unavailable.push(id);
   }
   if (unavailable.length === 0) ex.replyJson(200, { status: 'ready', generation: snapshot.generation });
   else ex.replyJson(503, { status: 'not_ready', generation: snapshot.generation, unavailable_upstreams: unavailable.sort() });

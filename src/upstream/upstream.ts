@@ -293,6 +293,14 @@ export class UpstreamRuntime {
     return this.state.availableCount();
   }
 
+  /** Targets that are healthy, not ejected and admitted by their breaker, full or not (readiness). */
+  usableCount(): number {
+    this.refresh();
+    let n = 0;
+    for (let i = 0; i < this.current.length; i++) if (this.state.usable(i)) n++;
+    return n;
+  }
+
   /** The status page's view (builtin handler `upstreams`). */
   summary(nowMs: number = monotonicClock.now()): Record<string, unknown> {
     const targets = this.targets;
