@@ -2,27 +2,16 @@
 // load-balancing algorithm: round_robin, weighted, consistent_hash on a header, sticky cookies and
 // least_connections against a target that holds its requests.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startSentinel } from '../helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 import type { Upstream } from '../helpers/upstream.ts';
-
-interface Reply { status: number; headers: IncomingMessage['headers']; body: string }
+import { call } from '../helpers/http.ts';
+import type { Reply } from '../helpers/http.ts';
 
 function send(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return call(port, path, { headers });
 }
 
 const NAMES = ['a', 'b', 'c'] as const;

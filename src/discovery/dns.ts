@@ -5,20 +5,12 @@
 // the record's port and weight; refreshed every refresh-interval (node reports no TTL for SRV).
 // An empty answer is a failure: the last known good targets stay.
 import { Resolver } from 'node:dns/promises';
-import type { DnsRecordType } from '../config/types.ts';
+import type { DiscoveryConfig } from '../config/types.ts';
 import { MAX_DISCOVERED_TARGETS, failureDelayMs } from './types.ts';
 import type { DiscoveredAddress, Discoverer, DiscoveryResult } from './types.ts';
 
-export interface DnsDiscoveryOptions {
-  readonly hostname: string;
-  readonly port: number | null;
-  readonly recordType: DnsRecordType;
-  readonly refreshIntervalMs: number;
-  readonly minTtlMs: number;
-  readonly maxTtlMs: number;
-  readonly resolver: { readonly host: string; readonly port: number } | null;
-  readonly timeoutMs: number;
-}
+/** The `discovery "dns"` block of an upstream. */
+export type DnsDiscoveryOptions = Omit<Extract<DiscoveryConfig, { kind: 'dns' }>, 'kind'>;
 
 const TRIES = 2;
 

@@ -9,6 +9,7 @@
 // good set stays, and the error (with file and line for KDL) goes to the log and the status page.
 import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
+import type { DiscoveryConfig } from '../config/types.ts';
 import { parseHostPort } from '../config/schema/reader.ts';
 import { MAX_DISCOVERED_TARGETS, failureDelayMs } from './types.ts';
 import type { DiscoveredAddress, Discoverer, DiscoveryResult } from './types.ts';
@@ -16,10 +17,8 @@ import type { DiscoveredAddress, Discoverer, DiscoveryResult } from './types.ts'
 /** Largest target file read. */
 export const MAX_TARGET_FILE_BYTES = 1024 * 1024;
 
-export interface FileDiscoveryOptions {
-  readonly path: string;
-  readonly watchIntervalMs: number;
-}
+/** The `discovery "file"` block of an upstream. */
+export type FileDiscoveryOptions = Omit<Extract<DiscoveryConfig, { kind: 'file' }>, 'kind'>;
 
 type Parsed = { readonly addresses: DiscoveredAddress[] } | { readonly error: string };
 
