@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { CATALOGUE_LIST, PROCESS_METRIC_RE } from '../../src/observability/catalogue.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
+import { deploymentMetrics } from '../../src/deployments/metrics.ts';
 import { renderMetricsDoc } from '../../src/observability/render-doc.ts';
 
 describe('metric catalogue', () => {
@@ -22,6 +23,7 @@ describe('metric catalogue', () => {
 
   it('the registry exposes exactly the catalogue (plus the documented process prefix)', async () => {
     const m = new Metrics();
+    deploymentMetrics(m); // feature areas register at start-up, as startProxy does
     // Touch every labelled metric once so it has a series.
     m.route('r').done('GET', 200, 0.01);
     m.upstreamOutcome('u', '127.0.0.1:1', 'success');

@@ -4,21 +4,25 @@
 import type { Config } from '../config/types.ts';
 import type { Registry, Resource } from '../runtime/registry.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { Logger } from '../observability/log.ts';
 
 export interface CompileContext {
   readonly config: Config;
   readonly registry: Registry;
   readonly metrics: Metrics;
+  /** The process log, for long-lived state that reports on its own (store failures); null in tests. */
+  readonly logger: Logger | null;
   /** `registry.acquire`, recorded for release when the snapshot's generation is retired. */
   acquire<T extends Resource>(key: string, create: () => T): T;
 }
 
-export function createCompileContext(config: Config, registry: Registry, metrics: Metrics): { cc: CompileContext; acquired: string[] } {
+export function createCompileContext(config: Config, registry: Registry, metrics: Metrics, logger: Logger | null = null): { cc: CompileContext; acquired: string[] } {
   const acquired: string[] = [];
   const cc: CompileContext = {
     config,
     registry,
     metrics,
+    logger,
     acquire<T extends Resource>(key: string, create: () => T): T {
       const v = registry.acquire(key, create);
       acquired.push(key);

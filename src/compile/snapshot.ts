@@ -12,11 +12,16 @@ import { monotonicClock } from '../upstream/health/clock.ts';
 import { DnsDiscoverer } from '../discovery/dns.ts';
 import { FileDiscoverer } from '../discovery/file.ts';
 import type { Metrics, RouteMetrics } from '../observability/metrics.ts';
+import type { Logger } from '../observability/log.ts';
 import type { RouteHandler } from '../pipeline/exchange.ts';
 import type { RequestFilter } from '../pipeline/filters.ts';
 import type { HeaderOp } from '../pipeline/header-ops.ts';
 import { ProxyHandler } from '../pipeline/forward.ts';
 import { BuiltinRouteHandler } from '../pipeline/builtin.ts';
+import { DeploymentsHandler } from '../pipeline/deployments.ts';
+import { deploymentMetrics } from '../deployments/metrics.ts';
+import { createDeploymentRuntime, deploymentRuntimeKey } from '../deployments/runtime.ts';
+import type { DeploymentsConfig } from '../config/types.ts';
 import { createCompileContext } from './context.ts';
 import type { CompileContext } from './context.ts';
 import { compileFilters } from './filters.ts';
@@ -90,8 +95,8 @@ export async function snapshotReady(snapshot: Snapshot): Promise<void> {
   clearTimeout(timer);
 }
 
-export function compileSnapshot(config: Config, hash: string, generation: number, registry: Registry, metrics: Metrics): Snapshot {
-  const { cc, acquired } = createCompileContext(config, registry, metrics);
+export function compileSnapshot(config: Config, hash: string, generation: number, registry: Registry, metrics: Metrics, logger: Logger | null = null): Snapshot {
+  const { cc, acquired } = createCompileContext(config, registry, metrics, logger);
   try {
     return build(cc, hash, generation, acquired);
   } catch (err) {
@@ -115,7 +120,14 @@ function build(cc: CompileContext, hash: string, generation: number, acquired: s
       throw new Error(`route "${r.id}" names unknown upstream "${r.action.upstream}"`);
     }
     const builtin = r.action.kind === 'builtin' ? r.action.handler : null;
-    const handler: RouteHandler = upstream !== null ? new ProxyHandler(upstream) : new BuiltinRouteHandler(builtin ?? 'not-found');
+    let requestHeaderOps: readonly HeaderOp[] | null = null;
+    let handler: RouteHandler;
+    if (upstream !== null) handler = new ProxyHandler(upstream);
+    else if (r.action.kind === 'deployments') {
+      const d = compileDeployments(cc, r.id, r.action.deployments);
+      requestHeaderOps = d.requestHeaderOps;
+      handler = d;
+    } else handler = new BuiltinRouteHandler(builtin ?? 'not-found');
     routes.set(r, {
       id: r.id,
       config: r,
@@ -127,7 +139,7 @@ function build(cc: CompileContext, hash: string, generation: number, acquired: s
         if (f === undefined) throw new Error(`route "${r.id}" names unknown filter "${id}"`);
         return f;
       }),
-      requestHeaderOps: null,
+      requestHeaderOps,
       responseHeaderOps: null,
       metrics: metrics.route(r.id),
     });
@@ -137,6 +149,13 @@ function build(cc: CompileContext, hash: string, generation: number, acquired: s
   for (const l of config.listeners) listeners.set(l.id, { config: l, router: compileRouter(config.routes, l.defaultRoute) });
 
   return { generation, usage: { inflight: 0, onIdle: null }, hash, config, listeners, upstreams, routes, unmatched: metrics.route('-'), acquired };
+}
+
+/** A deployments route: its runtime (store, caches, instance pools) comes from the registry. */
+function compileDeployments(cc: CompileContext, routeId: string, config: DeploymentsConfig): DeploymentsHandler {
+  const metrics = deploymentMetrics(cc.metrics);
+  const runtime = cc.acquire(deploymentRuntimeKey(config), () => createDeploymentRuntime({ config, metrics, logger: cc.logger }));
+  return new DeploymentsHandler(routeId, config, runtime, metrics.route(routeId, config.region));
 }
 
 /** Resolves once no request that started under `snapshot` is still running. */

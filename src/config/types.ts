@@ -71,7 +71,97 @@ export type BuiltinHandler = 'status' | 'health' | 'ready' | 'upstreams' | 'metr
 
 export type RouteAction =
   | { readonly kind: 'upstream'; readonly upstream: string }
-  | { readonly kind: 'builtin'; readonly handler: BuiltinHandler };
+  | { readonly kind: 'builtin'; readonly handler: BuiltinHandler }
+  | { readonly kind: 'deployments'; readonly deployments: DeploymentsConfig };
+
+// ---------- deployment routing (issue 9, docs/deployments.md) ----------
+
+/** Stale-while-revalidate windows of one lookup cache. */
+export interface DeploymentsCacheConfig {
+  /** Entries younger than this are served as they are. */
+  readonly freshMs: number;
+  /** Entries are served (and refreshed in the background) until this age, then dropped. >= freshMs. */
+  readonly staleMs: number;
+  readonly maxEntries: number;
+}
+
+export type DeploymentStatusName =
+  | 'pending' | 'starting' | 'building' | 'deploying' | 'network' | 'finalizing' | 'ready' | 'failed'
+  | 'skipped' | 'awaiting_approval' | 'stopped' | 'superseded' | 'cancelled';
+export type InstanceStatusName = 'inactive' | 'pending' | 'running' | 'failed';
+
+export interface StaticDeploymentConfig {
+  readonly id: string;
+  readonly environmentId: string;
+  readonly workspaceId: string;
+  readonly projectId: string;
+  readonly status: DeploymentStatusName;
+  readonly upstreamProtocol: 'http1' | 'h2c';
+}
+
+export interface StaticInstanceConfig {
+  readonly id: string;
+  readonly deploymentId: string;
+  /** `<platform>:<name>`, compared exactly with the route's `region`. */
+  readonly region: string;
+  /** `host:port` as a database would hold it; checked when routed (a bad one answers 500 invalid_configuration). */
+  readonly address: string;
+  readonly status: InstanceStatusName;
+}
+
+export type DeploymentsStoreConfig =
+  | {
+    readonly kind: 'static';
+    readonly deployments: readonly StaticDeploymentConfig[];
+    readonly instances: readonly StaticInstanceConfig[];
+  }
+  | {
+    readonly kind: 'mysql';
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    readonly password: string;
+    readonly database: string;
+    /** Open connections at most. */
+    readonly poolSize: number;
+    /** Lookups waiting for a connection at most; beyond it a lookup fails at once (500). */
+    readonly maxQueue: number;
+    readonly connectTimeoutMs: number;
+    readonly queryTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+  };
+
+/** `deployments { }` on a route: environment-scoped routing by a deployment id header. */
+export interface DeploymentsConfig {
+  readonly environmentId: string;
+  /** `<platform>:<name>` of this proxy; only instances in it are eligible. */
+  readonly region: string;
+  /** Header carrying the deployment id (matched case-insensitively; stripped before forwarding). */
+  readonly header: string;
+  readonly errorSourceHeader: string;
+  readonly errorSourceValue: string;
+  /** Add `X-Unkey-Timing` to proxied responses. */
+  readonly timingHeader: boolean;
+  /** Whole exchange, store lookup included; expiry answers 504 sentinel_timeout. */
+  readonly requestTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  /** Response head after the request was sent; null = only the request timeout applies (Sentinel V2). */
+  readonly headersTimeoutMs: number | null;
+  /** Gap between two response body chunks; null = none (Sentinel). */
+  readonly readTimeoutMs: number | null;
+  readonly deploymentCache: DeploymentsCacheConfig;
+  readonly instanceCache: DeploymentsCacheConfig;
+  readonly pool: {
+    /** Connections per instance address. */
+    readonly maxConnections: number;
+    readonly idleTimeoutMs: number;
+    /** Instance addresses with a connection pool at most (least recently used closed first). */
+    readonly maxInstances: number;
+  };
+  /** Instance selection: `random` (uniform, one attempt: Unkey parity). */
+  readonly selection: 'random';
+  readonly store: DeploymentsStoreConfig;
+}
 
 export interface RouteConfig {
   readonly id: string;

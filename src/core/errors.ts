@@ -29,6 +29,13 @@ export const ERROR_TABLE = {
   UPSTREAM_ATTEMPT_TIMEOUT: { status: 504, source: 'upstream', retryable: true, message: 'The upstream did not respond in time.' },
   UPSTREAM_BODY_TIMEOUT: { status: 504, source: 'upstream', retryable: false, message: 'The upstream stopped sending the response body.' },
   REQUEST_TIMEOUT: { status: 504, source: 'proxy', retryable: false, message: 'The request exceeded its total time budget.' },
+  // Deployment routing (`deployments` routes, docs/deployments.md). Those routes render these, and
+  // the upstream codes above, in Unkey Sentinel's error contract instead of the default body.
+  DEPLOYMENT_ID_MISSING: { status: 400, source: 'client', retryable: false, message: 'The deployment id header is missing or empty.' },
+  DEPLOYMENT_NOT_FOUND: { status: 404, source: 'client', retryable: false, message: 'The requested deployment was not found.' },
+  DEPLOYMENT_NO_RUNNING_INSTANCES: { status: 503, source: 'upstream', retryable: false, message: 'No running instance of this deployment is available.' },
+  DEPLOYMENT_LOOKUP_FAILED: { status: 500, source: 'proxy', retryable: false, message: 'The deployment could not be looked up.' },
+  DEPLOYMENT_INVALID_ADDRESS: { status: 500, source: 'config', retryable: false, message: 'The deployment is misconfigured.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -3,6 +3,9 @@
 // {"error":{"code":…,"message":…}} and is pre-rendered once per code, so two errors with the same
 // code are byte-identical (environment masking relies on this).
 
+import { ERROR_TABLE } from '../core/errors.ts';
+import type { ErrorCode, ErrorSource } from '../core/errors.ts';
+
 export interface DeploymentErrorSpec {
   readonly status: number;
   /** The `error_type` metric label of Unkey: who is at fault. */
@@ -64,25 +67,71 @@ export function renderDeploymentError(code: DeploymentErrorCode, options: Render
 }
 
 /**
- * Maps the proxy's own forward-phase error codes (src/core/errors.ts) to the Unkey URN the
- * deployments route answers with. Timeouts map to 504 `sentinel_timeout` (a deliberate fix of
- * Sentinel V2's 500); anything unknown maps to 502 `bad_sentinel`.
+ * The proxy's own error codes (src/core/errors.ts) that a deployments route answers in Unkey's
+ * contract. Timeouts map to 504 `sentinel_timeout` (a deliberate fix of Sentinel V2's 500). Codes
+ * not listed (a filter's 429, a malformed request's 400, …) keep the proxy's default body.
  */
+const PARITY_CODES: Readonly<Partial<Record<ErrorCode, DeploymentErrorCode>>> = {
+  DEPLOYMENT_ID_MISSING: 'err:user:bad_request:missing_required_header',
+  DEPLOYMENT_NOT_FOUND: 'err:unkey:not_found:deployment_not_found',
+  DEPLOYMENT_NO_RUNNING_INSTANCES: 'err:unkey:service_unavailable:no_running_instances',
+  DEPLOYMENT_LOOKUP_FAILED: 'err:unkey:internal_server_error:internal_server_error',
+  DEPLOYMENT_INVALID_ADDRESS: 'err:unkey:internal_server_error:invalid_configuration',
+  INTERNAL_ERROR: 'err:unkey:internal_server_error:internal_server_error',
+  UPSTREAM_CONNECT_FAILED: 'err:unkey:service_unavailable:service_unavailable',
+  UPSTREAM_NO_HEALTHY: 'err:unkey:service_unavailable:service_unavailable',
+  UPSTREAM_CONNECT_TIMEOUT: 'err:unkey:gateway_timeout:sentinel_timeout',
+  UPSTREAM_HEADERS_TIMEOUT: 'err:unkey:gateway_timeout:sentinel_timeout',
+  UPSTREAM_BODY_TIMEOUT: 'err:unkey:gateway_timeout:sentinel_timeout',
+  REQUEST_TIMEOUT: 'err:unkey:gateway_timeout:sentinel_timeout',
+  UPSTREAM_RESET: 'err:unkey:bad_gateway:bad_sentinel',
+  UPSTREAM_PROTOCOL_ERROR: 'err:unkey:bad_gateway:bad_sentinel',
+  CLIENT_CLOSED_REQUEST: 'err:user:bad_request:client_closed_request',
+};
+
+/** The Unkey code a deployments route answers `code` with, or null for the proxy's default body. */
+export function parityCodeFor(code: ErrorCode): DeploymentErrorCode | null {
+  return PARITY_CODES[code] ?? null;
+}
+
+/** Like parityCodeFor, for any code string; unknown codes map to 502 `bad_sentinel`. */
 export function deploymentCodeForProxyError(code: string): DeploymentErrorCode {
-  switch (code) {
-    case 'UPSTREAM_CONNECT_FAILED':
-    case 'UPSTREAM_NO_HEALTHY':
-      return 'err:unkey:service_unavailable:service_unavailable';
-    case 'UPSTREAM_CONNECT_TIMEOUT':
-    case 'UPSTREAM_HEADERS_TIMEOUT':
-    case 'UPSTREAM_BODY_TIMEOUT':
-    case 'REQUEST_TIMEOUT':
-      return 'err:unkey:gateway_timeout:sentinel_timeout';
-    case 'CLIENT_CLOSED_REQUEST':
-      return 'err:user:bad_request:client_closed_request';
-    case 'INTERNAL_ERROR':
-      return 'err:unkey:internal_server_error:internal_server_error';
-    default:
-      return 'err:unkey:bad_gateway:bad_sentinel';
+  return (Object.hasOwn(PARITY_CODES, code) ? PARITY_CODES[code as ErrorCode] : undefined) ?? 'err:unkey:bad_gateway:bad_sentinel';
+}
+
+const SOURCE_ERROR_TYPE: Readonly<Record<ErrorSource, DeploymentErrorSpec['errorType']>> = {
+  client: 'user', upstream: 'customer', proxy: 'platform', agent: 'platform', config: 'platform',
+};
+
+/** Unkey's `error_type` label for a request that ended with the proxy's `code`. */
+export function errorTypeFor(code: ErrorCode): DeploymentErrorSpec['errorType'] {
+  const parity = PARITY_CODES[code];
+  return parity !== undefined ? DEPLOYMENT_ERROR_TABLE[parity].errorType : SOURCE_ERROR_TYPE[ERROR_TABLE[code].source];
+}
+
+/** One route's pre-rendered error responses, as `Exchange.fail` writes them (Content-Length added there). */
+export interface ParityErrorResponse {
+  readonly status: number;
+  readonly headers: readonly string[];
+  readonly body: Buffer;
+}
+
+/**
+ * Renders every mapped code once for a route: status, Content-Type, Cache-Control, the
+ * error-source header, and the shared body of its Unkey code (byte-identical across codes that
+ * share one, which is what masks a foreign environment as not found).
+ */
+export function compileParityErrors(options: RenderOptions = {}): ReadonlyMap<ErrorCode, ParityErrorResponse> {
+  const out = new Map<ErrorCode, ParityErrorResponse>();
+  const headerName = options.errorSourceHeader ?? DEFAULT_ERROR_SOURCE_HEADER;
+  const headerValue = options.errorSourceValue ?? DEFAULT_ERROR_SOURCE_VALUE;
+  for (const code of Object.keys(PARITY_CODES) as ErrorCode[]) {
+    const parity = PARITY_CODES[code] as DeploymentErrorCode;
+    out.set(code, Object.freeze({
+      status: DEPLOYMENT_ERROR_TABLE[parity].status,
+      headers: Object.freeze(['content-type', 'application/json', 'cache-control', 'no-store', headerName, headerValue]),
+      body: BODIES.get(parity) as Buffer,
+    }));
   }
+  return out;
 }

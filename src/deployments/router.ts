@@ -7,6 +7,7 @@
 
 import { SwrCache } from './cache.ts';
 import type { SwrWindows } from './cache.ts';
+import type { ErrorCode } from '../core/errors.ts';
 import { DEPLOYMENT_ERROR_TABLE } from './errors.ts';
 import type { DeploymentErrorCode } from './errors.ts';
 import { monotonicClock } from './types.ts';
@@ -36,10 +37,18 @@ export interface ProxyDecision {
   readonly target: ProxyTarget;
 }
 
+/** Why a request was not routed (metrics and logs only: the answer depends on `code` alone). */
+export type DecisionReason =
+  | 'missing_header' | 'not_found' | 'environment_mismatch' | 'no_instances' | 'no_running_instances'
+  | 'store_error' | 'invalid_address' | 'client_closed';
+
 export interface ErrorDecision {
   readonly kind: 'error';
   readonly status: number;
   readonly code: DeploymentErrorCode;
+  /** The proxy's own code for the same answer (src/core/errors.ts). */
+  readonly coreCode: ErrorCode;
+  readonly reason: DecisionReason;
   readonly message: string;
   readonly errorType: 'user' | 'platform' | 'customer';
 }
@@ -66,29 +75,27 @@ export interface DeploymentRouterOptions {
   readonly clock?: Clock;
   /** Uniform in [0, 1); default Math.random. */
   readonly random?: () => number;
-  readonly onEvent?: (event: DeploymentRouterEvent) => void;
+  /** `tag` is what the caller passed to decide() (e.g. its request), undefined for background work. */
+  readonly onEvent?: (event: DeploymentRouterEvent, tag: unknown) => void;
 }
 
 export type HeaderBag = Readonly<Record<string, string | readonly string[] | undefined>>;
 
-/** The immutable error decision for a code (one object per code, shared). */
-export function errorDecision(code: DeploymentErrorCode): ErrorDecision {
-  return ERROR_DECISIONS[code];
+/** One shared, frozen decision per (code, reason). */
+function decision(code: DeploymentErrorCode, coreCode: ErrorCode, reason: DecisionReason): ErrorDecision {
+  const spec = DEPLOYMENT_ERROR_TABLE[code];
+  return Object.freeze({ kind: 'error', status: spec.status, code, coreCode, reason, message: spec.message, errorType: spec.errorType });
 }
 
-const ERROR_DECISIONS = Object.fromEntries(
-  (Object.keys(DEPLOYMENT_ERROR_TABLE) as DeploymentErrorCode[]).map((code) => {
-    const spec = DEPLOYMENT_ERROR_TABLE[code];
-    return [code, Object.freeze({ kind: 'error', status: spec.status, code, message: spec.message, errorType: spec.errorType })];
-  }),
-) as Record<DeploymentErrorCode, ErrorDecision>;
-
-const MISSING_HEADER = ERROR_DECISIONS['err:user:bad_request:missing_required_header'];
-const NOT_FOUND = ERROR_DECISIONS['err:unkey:not_found:deployment_not_found'];
-const NO_RUNNING = ERROR_DECISIONS['err:unkey:service_unavailable:no_running_instances'];
-const INTERNAL = ERROR_DECISIONS['err:unkey:internal_server_error:internal_server_error'];
-const INVALID_CONFIG = ERROR_DECISIONS['err:unkey:internal_server_error:invalid_configuration'];
-const CLIENT_CLOSED = ERROR_DECISIONS['err:user:bad_request:client_closed_request'];
+const MISSING_HEADER = decision('err:user:bad_request:missing_required_header', 'DEPLOYMENT_ID_MISSING', 'missing_header');
+const NOT_FOUND = decision('err:unkey:not_found:deployment_not_found', 'DEPLOYMENT_NOT_FOUND', 'not_found');
+/** Same code, status and body as NOT_FOUND: a foreign environment is masked. */
+const MASKED = decision('err:unkey:not_found:deployment_not_found', 'DEPLOYMENT_NOT_FOUND', 'environment_mismatch');
+const NO_INSTANCES = decision('err:unkey:service_unavailable:no_running_instances', 'DEPLOYMENT_NO_RUNNING_INSTANCES', 'no_instances');
+const NO_RUNNING = decision('err:unkey:service_unavailable:no_running_instances', 'DEPLOYMENT_NO_RUNNING_INSTANCES', 'no_running_instances');
+const INTERNAL = decision('err:unkey:internal_server_error:internal_server_error', 'DEPLOYMENT_LOOKUP_FAILED', 'store_error');
+const INVALID_CONFIG = decision('err:unkey:internal_server_error:invalid_configuration', 'DEPLOYMENT_INVALID_ADDRESS', 'invalid_address');
+const CLIENT_CLOSED = decision('err:user:bad_request:client_closed_request', 'CLIENT_CLOSED_REQUEST', 'client_closed');
 
 function hasForbiddenAddressChar(address: string): boolean {
   for (let i = 0; i < address.length; i++) {
@@ -146,7 +153,7 @@ export class DeploymentRouter {
   private readonly headerLower: string;
   private readonly store: DeploymentStore;
   private readonly random: () => number;
-  private readonly onEvent: ((event: DeploymentRouterEvent) => void) | undefined;
+  private readonly onEvent: ((event: DeploymentRouterEvent, tag: unknown) => void) | undefined;
   readonly deployments: SwrCache<Deployment>;
   readonly instances: SwrCache<InstanceSet>;
 
@@ -163,11 +170,11 @@ export class DeploymentRouter {
     const clock = options.clock ?? monotonicClock;
     const region = options.region;
     this.deployments = new SwrCache<Deployment>(
-      { ...DEFAULT_DEPLOYMENT_CACHE, ...options.deploymentCache, clock, onRefreshError: (key, error) => this.emit({ type: 'refresh_error', resource: 'deployment', deploymentId: key, error }) },
+      { ...DEFAULT_DEPLOYMENT_CACHE, ...options.deploymentCache, clock, onRefreshError: (key, error) => this.emit({ type: 'refresh_error', resource: 'deployment', deploymentId: key, error }, undefined) },
       (id, signal) => this.store.getDeployment(id, signal),
     );
     this.instances = new SwrCache<InstanceSet>(
-      { ...DEFAULT_INSTANCE_CACHE, ...options.instanceCache, clock, onRefreshError: (key, error) => this.emit({ type: 'refresh_error', resource: 'instances', deploymentId: key, error }) },
+      { ...DEFAULT_INSTANCE_CACHE, ...options.instanceCache, clock, onRefreshError: (key, error) => this.emit({ type: 'refresh_error', resource: 'instances', deploymentId: key, error }, undefined) },
       async (id, signal) => {
         const all = await this.store.getInstances(id, region, signal);
         const running = all.filter((i) => i.status === 'running' && i.region === region && i.deploymentId === id);
@@ -180,16 +187,19 @@ export class DeploymentRouter {
    * Decides where a request goes. Synchronous when the caches are warm; a promise otherwise.
    * Never rejects: store failures become 500 `internal_server_error`, an aborted `signal` 499.
    */
-  decide(headers: HeaderBag, signal?: AbortSignal): DeploymentDecision | Promise<DeploymentDecision> {
-    return this.decideId(readHeader(headers, this.headerLower), signal);
+  decide(headers: HeaderBag, signal?: AbortSignal, tag?: unknown): DeploymentDecision | Promise<DeploymentDecision> {
+    return this.decideId(readHeader(headers, this.headerLower), signal, tag);
   }
 
-  /** decide() for an already extracted header value (undefined when the header is absent). */
-  decideId(deploymentId: string | undefined, signal?: AbortSignal): DeploymentDecision | Promise<DeploymentDecision> {
+  /**
+   * decide() for an already extracted header value (undefined when the header is absent). `tag`
+   * is handed to onEvent with the events of this decision.
+   */
+  decideId(deploymentId: string | undefined, signal?: AbortSignal, tag?: unknown): DeploymentDecision | Promise<DeploymentDecision> {
     if (deploymentId === undefined || deploymentId === '') return MISSING_HEADER;
     const hit = this.deployments.peek(deploymentId);
-    if (hit === undefined) return this.loadDeployment(deploymentId, signal);
-    return this.withDeployment(deploymentId, hit.value, signal);
+    if (hit === undefined) return this.loadDeployment(deploymentId, signal, tag);
+    return this.withDeployment(deploymentId, hit.value, signal, tag);
   }
 
   /** Readiness: the store answers within timeoutMs (Sentinel V2: 500 ms). */
@@ -208,66 +218,67 @@ export class DeploymentRouter {
     this.instances.close();
   }
 
-  private emit(event: DeploymentRouterEvent): void {
+  private emit(event: DeploymentRouterEvent, tag: unknown): void {
     if (this.onEvent !== undefined) {
       try {
-        this.onEvent(event);
+        this.onEvent(event, tag);
       } catch {
         // an observer must not change the decision
       }
     }
   }
 
-  private async loadDeployment(id: string, signal: AbortSignal | undefined): Promise<DeploymentDecision> {
+  private async loadDeployment(id: string, signal: AbortSignal | undefined, tag: unknown): Promise<DeploymentDecision> {
     let deployment: Deployment | null;
     try {
       deployment = await this.deployments.load(id, signal);
     } catch (error) {
       if (signal?.aborted === true) return CLIENT_CLOSED;
-      this.emit({ type: 'store_error', operation: 'get_deployment', deploymentId: id, error });
+      this.emit({ type: 'store_error', operation: 'get_deployment', deploymentId: id, error }, tag);
       return INTERNAL;
     }
-    return this.withDeployment(id, deployment, signal);
+    return this.withDeployment(id, deployment, signal, tag);
   }
 
-  private withDeployment(id: string, deployment: Deployment | null, signal: AbortSignal | undefined): DeploymentDecision | Promise<DeploymentDecision> {
+  private withDeployment(id: string, deployment: Deployment | null, signal: AbortSignal | undefined, tag: unknown): DeploymentDecision | Promise<DeploymentDecision> {
     if (deployment === null) {
-      this.emit({ type: 'deployment_not_found', deploymentId: id });
+      this.emit({ type: 'deployment_not_found', deploymentId: id }, tag);
       return NOT_FOUND;
     }
     if (deployment.environmentId !== this.environmentId) {
-      this.emit({ type: 'environment_mismatch', deploymentId: id, deploymentEnvironmentId: deployment.environmentId, environmentId: this.environmentId });
-      return NOT_FOUND; // masked: byte-identical to an unknown deployment
+      this.emit({ type: 'environment_mismatch', deploymentId: id, deploymentEnvironmentId: deployment.environmentId, environmentId: this.environmentId }, tag);
+      return MASKED; // byte-identical answer to an unknown deployment
     }
     const hit = this.instances.peek(id);
-    if (hit === undefined) return this.loadInstances(deployment, signal);
-    return this.select(deployment, hit.value);
+    if (hit === undefined) return this.loadInstances(deployment, signal, tag);
+    return this.select(deployment, hit.value, tag);
   }
 
-  private async loadInstances(deployment: Deployment, signal: AbortSignal | undefined): Promise<DeploymentDecision> {
+  private async loadInstances(deployment: Deployment, signal: AbortSignal | undefined, tag: unknown): Promise<DeploymentDecision> {
     let set: InstanceSet | null;
     try {
       set = await this.instances.load(deployment.id, signal);
     } catch (error) {
       if (signal?.aborted === true) return CLIENT_CLOSED;
-      this.emit({ type: 'store_error', operation: 'select_instance', deploymentId: deployment.id, error });
+      this.emit({ type: 'store_error', operation: 'select_instance', deploymentId: deployment.id, error }, tag);
       return INTERNAL;
     }
-    return this.select(deployment, set);
+    return this.select(deployment, set, tag);
   }
 
-  private select(deployment: Deployment, set: InstanceSet | null): DeploymentDecision {
+  private select(deployment: Deployment, set: InstanceSet | null, tag: unknown): DeploymentDecision {
     const n = set === null ? 0 : set.running.length;
     if (set === null || n === 0) {
-      this.emit({ type: 'no_running_instances', deploymentId: deployment.id, region: this.region, total: set?.total ?? 0 });
-      return NO_RUNNING;
+      const total = set?.total ?? 0;
+      this.emit({ type: 'no_running_instances', deploymentId: deployment.id, region: this.region, total }, tag);
+      return total === 0 ? NO_INSTANCES : NO_RUNNING;
     }
     let index = Math.floor(this.random() * n);
     if (!(index >= 0 && index < n)) index = 0;
     const instance = set.running[index] as Instance;
     const target = set.targets[index] ?? null;
     if (target === null) {
-      this.emit({ type: 'invalid_address', deploymentId: deployment.id, instanceId: instance.id, address: instance.address });
+      this.emit({ type: 'invalid_address', deploymentId: deployment.id, instanceId: instance.id, address: instance.address }, tag);
       return INVALID_CONFIG;
     }
     return { kind: 'proxy', deployment, instance, target };

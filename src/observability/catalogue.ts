@@ -8,6 +8,7 @@ import { UPSTREAM_METRICS } from './catalogue/upstream.ts';
 import { AGENT_METRICS } from './catalogue/agents.ts';
 import { RATELIMIT_METRICS } from './catalogue/ratelimit.ts';
 import { SERVER_METRICS } from './catalogue/server.ts';
+import { DEPLOYMENT_METRICS } from './catalogue/deployments.ts';
 import type { MetricSpec } from './catalogue/spec.ts';
 
 export type { MetricSpec, MetricType } from './catalogue/spec.ts';
@@ -19,6 +20,7 @@ export const CATALOGUE = {
   ...UPSTREAM_METRICS,
   ...AGENT_METRICS,
   ...RATELIMIT_METRICS,
+  ...DEPLOYMENT_METRICS,
 } as const satisfies Record<string, MetricSpec>;
 
 /** prom-client's default process collectors are registered under this prefix… */

@@ -85,8 +85,13 @@ export class Metrics {
    * Registers a catalogue counter in this registry. Each area (upstream, agents, rate limiting, …)
    * builds its own handles with these three, once at start-up, and keeps pre-bound children.
    */
-  counter(spec: MetricSpec): CounterT<string> {
-    return new Counter({ name: spec.name, help: spec.help, labelNames: spec.labels, registers: [this.registry], ...(spec.aggregator !== undefined ? { aggregator: spec.aggregator } : {}) });
+  counter(spec: MetricSpec, collect?: (counter: CounterT<string>) => void): CounterT<string> {
+    return new Counter({
+      name: spec.name, help: spec.help, labelNames: spec.labels, registers: [this.registry],
+      ...(spec.aggregator !== undefined ? { aggregator: spec.aggregator } : {}),
+      // A counter fed from plain state at scrape time: `collect` adds what grew since the last scrape.
+      ...(collect !== undefined ? { collect() { collect(this); } } : {}),
+    });
   }
 
   /** A catalogue gauge; `collect` (optional) runs at scrape time to set values read from plain state. */

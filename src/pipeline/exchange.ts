@@ -33,11 +33,26 @@ export interface Pending {
   cancel(reason: ProxyError): void;
 }
 
+/** A local error response in a route handler's own contract (see `RouteHandler.errorResponse`). */
+export interface LocalErrorResponse {
+  readonly status: number;
+  /** Flat `[name, value, …]` without Content-Length; copied before use. */
+  readonly headers: readonly string[];
+  readonly body: Buffer;
+}
+
 /** What serves a matched route: the upstream proxy, a builtin handler, static files, … */
 export interface RouteHandler {
   readonly kind: string;
   /** Serves the request and ends the exchange exactly once (now or later). */
   handle(ex: Exchange): void;
+  /**
+   * Optional: the response for a local error on this route (deployments answer in Unkey's
+   * contract), or null for the default JSON error body. The code still goes to metrics and logs.
+   */
+  errorResponse?(code: ErrorCode): LocalErrorResponse | null;
+  /** Optional: runs once in finalize, before the route metrics and the access log. Must not throw. */
+  complete?(ex: Exchange, seconds: number): void;
 }
 
 const kExchange = Symbol('sentinel.exchange');
@@ -113,6 +128,9 @@ export class Exchange implements HeaderCollector {
 
   /** What is in progress and must be cancelled when the client goes away or the budget ends. */
   pending: Pending | null = null;
+
+  /** Fields a route handler adds to this request's access-log record (null: none, the common case). */
+  logFields: Record<string, string | number> | null = null;
 
   private timer: NodeJS.Timeout | null = null;
 
@@ -284,10 +302,11 @@ export class Exchange implements HeaderCollector {
       this.status = 499;
       if (!res.destroyed) res.destroy();
     } else if (!res.headersSent && !res.destroyed) {
-      const status = ERROR_TABLE[code].status;
-      const body = errorBody(code, this.requestId);
-      const out = this.finishResponseHead(['content-type', 'application/json', 'cache-control', 'no-store'], false);
-      out.push('content-length', String(Buffer.byteLength(body)));
+      const custom = this.route?.handler.errorResponse?.(code) ?? null;
+      const status = custom !== null ? custom.status : ERROR_TABLE[code].status;
+      const body = custom !== null ? custom.body : errorBody(code, this.requestId);
+      const out = this.finishResponseHead(custom !== null ? custom.headers.slice() : ['content-type', 'application/json', 'cache-control', 'no-store'], false);
+      out.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
       if (this.writeHead(status, out)) res.end(body);
       else { this.status = status; res.destroy(); }
     } else {
@@ -328,6 +347,9 @@ export class Exchange implements HeaderCollector {
         try { f.onComplete(this); } catch (err) { process.emitWarning(`sentinel: filter "${f.id}" onComplete failed: ${(err as Error).message}`); }
       }
     }
+    if (route !== null && route.handler.complete !== undefined) {
+      try { route.handler.complete(this, seconds); } catch (err) { process.emitWarning(`sentinel: route "${route.id}" completion failed: ${(err as Error).message}`); }
+    }
     this.routeMetrics.done(this.req.method as string, this.status, seconds);
     const log = ctx.accessLog;
     if (log !== null) {
@@ -342,7 +364,7 @@ export class Exchange implements HeaderCollector {
 
   private writeAccessLog(log: AccessLog, endNs: bigint, seconds: number): void {
     const upstreamMs = this.upstreamStartNs === 0n ? 0 : Number((this.upstreamEndNs === 0n ? endNs : this.upstreamEndNs) - this.upstreamStartNs) / 1e6;
-    log.write({
+    const record = {
       request_id: this.requestId,
       trace_id: this.traceId,
       listener: this.ctx.listenerId,
@@ -360,6 +382,7 @@ export class Exchange implements HeaderCollector {
       bytes_out: this.bytesOut,
       duration_ms: Math.round(seconds * 1e6) / 1e3,
       upstream_ms: Math.round(upstreamMs * 1e3) / 1e3,
-    });
+    };
+    log.write(this.logFields === null ? record : { ...this.logFields, ...record });
   }
 }

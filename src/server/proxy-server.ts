@@ -13,6 +13,7 @@ import { createAuditLog } from '../observability/audit.ts';
 import type { ListenerContext } from '../pipeline/context.ts';
 import { ConnectionGate, createHttpListener, listen } from './http-listener.ts';
 import { createMetricsServer } from '../admin/metrics-server.ts';
+import { deploymentMetrics } from '../deployments/metrics.ts';
 
 export interface ReloadOutcome {
   /** `applied`: swapped in; `unchanged`: same hash, nothing to do; `rejected`: the old config stays. */
@@ -88,11 +89,12 @@ function applyListenerSettings(server: Server, ctx: ListenerContext, l: Listener
 export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   const { logger } = o;
   const metrics = new Metrics();
+  deploymentMetrics(metrics); // feature metrics are exposed from the start, configured or not
   metrics.setBuildInfo(o.version, o.configHash);
   metrics.upstreams.log = (level, fields, msg) => logger[level](fields, msg);
   const registry = new Registry();
   let generation = 1;
-  const first = compileSnapshot(o.config, o.configHash, generation, registry, metrics);
+  const first = compileSnapshot(o.config, o.configHash, generation, registry, metrics, logger);
   // Dynamic upstreams serve from their first discovery refresh (bounded wait).
   await snapshotReady(first);
   const state = new RuntimeState(first);
@@ -178,7 +180,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
 
     // Preflight: compile (acquires pools) and bind every new or moved listener before anything
     // changes for live traffic. Any failure undoes exactly what this reload acquired.
-    const next = compileSnapshot(config, hash, generation + 1, registry, metrics);
+    const next = compileSnapshot(config, hash, generation + 1, registry, metrics, logger);
     await snapshotReady(next);
     const fresh: BoundListener[] = [];
     try {

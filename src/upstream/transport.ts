@@ -9,12 +9,14 @@ export interface PoolOptions {
   readonly port: number;
   readonly pool: ConnectionPoolConfig;
   readonly timeouts: UpstreamTimeouts;
+  /** HTTP/2 over cleartext with prior knowledge (deployments with upstream_protocol h2c). */
+  readonly h2c?: boolean;
 }
 
 /** Identity of a pool: two configs with the same key share one pool. */
 export function poolKey(o: PoolOptions): string {
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
-  return `http://${host}:${o.port}|c=${o.pool.maxConnections}|i=${o.pool.idleTimeoutMs}|t=${o.timeouts.connectMs}|r=${o.pool.maxRequestsPerConnection}`;
+  return `http://${host}:${o.port}|c=${o.pool.maxConnections}|i=${o.pool.idleTimeoutMs}|t=${o.timeouts.connectMs}|r=${o.pool.maxRequestsPerConnection}${o.h2c === true ? '|h2c' : ''}`;
 }
 
 export function createPool(o: PoolOptions): Pool {
@@ -33,5 +35,6 @@ export function createPool(o: PoolOptions): Pool {
     // Response heads larger than this are a protocol error (502), never buffered without bound.
     maxHeaderSize: 64 * 1024,
     strictContentLength: true,
+    ...(o.h2c === true ? { allowH2: true, h2Options: { useH2c: true } } : {}),
   });
 }

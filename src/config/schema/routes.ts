@@ -7,6 +7,7 @@ import {
   rejectBlock, rejectProps, single, walkBlock, where,
 } from './reader.ts';
 import type { Ctx } from './reader.ts';
+import { readDeploymentsAction } from './route-deployments.ts';
 
 // ---------- routes ----------
 
@@ -183,6 +184,10 @@ const ROUTE_ACTIONS: Readonly<Record<string, ActionReader>> = {
   'builtin-handler': (ctx, n, p) => {
     const handler = readEnum<BuiltinHandler>(ctx, n, p, BUILTIN_HANDLERS, ['config', 'cache-purge', 'cache-stats']);
     return handler === undefined ? undefined : { kind: 'builtin', handler };
+  },
+  deployments: (ctx, n, p, label) => {
+    const deployments = readDeploymentsAction(ctx, n, p, label);
+    return deployments === undefined ? undefined : { kind: 'deployments', deployments };
   },
 };
 

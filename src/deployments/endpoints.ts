@@ -1,0 +1,145 @@
+// Connection pools for instance addresses. Instances come and go with deployments, so unlike an
+// upstream's fixed targets their pools cannot be taken from the registry at compile time: they are
+// created on first use, one undici Pool per (address, protocol), and held in a bounded map that
+// closes pools idle for longer than the idle timeout and, when full, the least recently used one.
+// Closing is graceful (undici lets requests already on the pool finish). Each endpoint is a
+// one-target UpstreamRuntime so the forward phase's `Attempt` drives it like any other target.
+import type { UpstreamConfig } from '../config/types.ts';
+import { createPool, poolKey } from '../upstream/transport.ts';
+import type { PoolOptions } from '../upstream/transport.ts';
+import { UpstreamRuntime } from '../upstream/upstream.ts';
+import type { TargetRuntime } from '../upstream/upstream.ts';
+import type { ProxyTarget } from './router.ts';
+import type { Clock, UpstreamProtocol } from './types.ts';
+import { monotonicClock } from './types.ts';
+
+export interface InstanceEndpoint {
+  readonly key: string;
+  readonly upstream: UpstreamRuntime;
+  readonly target: TargetRuntime;
+  lastUsedMs: number;
+}
+
+export interface InstanceEndpointOptions {
+  /** Name for metrics and logs (`sentinel_upstream_requests_total{upstream}`): bounded, from config. */
+  readonly upstreamId: string;
+  /** Pools at most; beyond it the least recently used one is closed. */
+  readonly maxEndpoints: number;
+  readonly maxConnections: number;
+  /** Idle keep-alive connections close after this, and a pool unused for this long is closed. */
+  readonly idleTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  /** 0 = none. */
+  readonly headersTimeoutMs: number;
+  /** 0 = none. */
+  readonly readTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly clock?: Clock;
+}
+
+/** Target id of every instance in metrics: instance addresses are unbounded, so they stay out of labels. */
+export const INSTANCE_TARGET_ID = 'instance';
+
+const NO_LOC = Object.freeze({ file: '', line: 0, column: 0 });
+
+export class InstanceEndpoints {
+  private readonly endpoints = new Map<string, InstanceEndpoint>();
+  private readonly options: InstanceEndpointOptions;
+  private readonly clock: Clock;
+  private readonly sweeper: NodeJS.Timeout;
+  private closed = false;
+  /** Pools closed because the map was full or they were idle (tests, status). */
+  evicted = 0;
+
+  constructor(options: InstanceEndpointOptions) {
+    this.options = options;
+    this.clock = options.clock ?? monotonicClock;
+    const everyMs = Math.min(60_000, Math.max(1000, Math.floor(options.idleTimeoutMs / 2)));
+    this.sweeper = setInterval(sweep, everyMs, this);
+    this.sweeper.unref();
+  }
+
+  get size(): number {
+    return this.endpoints.size;
+  }
+
+  /** The endpoint for an instance target, creating its pool on first use. */
+  get(target: ProxyTarget, protocol: UpstreamProtocol): InstanceEndpoint {
+    const key = protocol === 'h2c' ? `h2c|${target.authority}` : target.authority;
+    let ep = this.endpoints.get(key);
+    if (ep === undefined) ep = this.create(key, target, protocol);
+    ep.lastUsedMs = this.clock.now();
+    return ep;
+  }
+
+  /** Closes pools unused for the idle timeout (called on a timer; exposed for tests). */
+  sweepIdle(): void {
+    const cutoff = this.clock.now() - this.options.idleTimeoutMs;
+    for (const [key, ep] of this.endpoints) {
+      if (ep.lastUsedMs <= cutoff && ep.upstream.inFlight(0) === 0) this.drop(key, ep);
+    }
+  }
+
+  /** Closes every pool (in-flight requests finish first). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    const pools = [...this.endpoints.values()].map((ep) => ep.target.pool);
+    this.endpoints.clear();
+    await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
+  }
+
+  /** Closes every pool at once, aborting what runs on them (process exit). */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    const pools = [...this.endpoints.values()].map((ep) => ep.target.pool);
+    this.endpoints.clear();
+    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
+  }
+
+  private create(key: string, target: ProxyTarget, protocol: UpstreamProtocol): InstanceEndpoint {
+    if (this.endpoints.size >= this.options.maxEndpoints) this.evictOne();
+    const o = this.options;
+    const timeouts = { connectMs: o.connectTimeoutMs, headersMs: o.headersTimeoutMs, readMs: o.readTimeoutMs, requestMs: o.requestTimeoutMs };
+    const pool = { maxConnections: o.maxConnections, idleTimeoutMs: o.idleTimeoutMs };
+    const poolOptions: PoolOptions = { host: target.host, port: target.port, pool, timeouts, h2c: protocol === 'h2c' };
+    const config: UpstreamConfig = {
+      id: o.upstreamId,
+      targets: [{ host: target.host, port: target.port, weight: 1 }],
+      loadBalancing: { algorithm: 'round_robin' },
+      preserveHost: true,
+      hostHeader: null,
+      timeouts,
+      pool,
+      loc: NO_LOC,
+    };
+    const runtime: TargetRuntime = { id: INSTANCE_TARGET_ID, pool: createPool(poolOptions), poolKey: poolKey(poolOptions), weight: 1, authority: target.authority };
+    const ep: InstanceEndpoint = { key, upstream: new UpstreamRuntime(config, [runtime]), target: runtime, lastUsedMs: this.clock.now() };
+    if (!this.closed) this.endpoints.set(key, ep);
+    return ep;
+  }
+
+  /** Frees one slot: the least recently used idle pool, else the least recently used one. */
+  private evictOne(): void {
+    let victim: InstanceEndpoint | undefined;
+    let idleVictim: InstanceEndpoint | undefined;
+    for (const ep of this.endpoints.values()) {
+      if (victim === undefined || ep.lastUsedMs < victim.lastUsedMs) victim = ep;
+      if (ep.upstream.inFlight(0) === 0 && (idleVictim === undefined || ep.lastUsedMs < idleVictim.lastUsedMs)) idleVictim = ep;
+    }
+    const chosen = idleVictim ?? victim;
+    if (chosen !== undefined) this.drop(chosen.key, chosen);
+  }
+
+  private drop(key: string, ep: InstanceEndpoint): void {
+    this.endpoints.delete(key);
+    this.evicted++;
+    ep.target.pool.close().catch(() => undefined);
+  }
+}
+
+function sweep(endpoints: InstanceEndpoints): void {
+  endpoints.sweepIdle();
+}
