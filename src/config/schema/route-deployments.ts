@@ -9,7 +9,7 @@ import type {
 import type { LNode, LValue } from '../kdl.ts';
 import { suggestionHint } from '../diagnostics.ts';
 import {
-  MAX_DURATION_SECS, NOT_IMPLEMENTED_HINT, checkBlockNode, checkInt, error, expectString, readBool, readInt, readSecsAsMs, readString,
+  MAX_DURATION_SECS, NOT_IMPLEMENTED_HINT, checkBlockNode, checkInt, error, expectString, parseHostPort, readBool, readInt, readSecsAsMs, readString,
   rejectBlock, rejectProps, typeName, walkBlock, warning, where, q,
 } from './reader.ts';
 import type { Ctx } from './reader.ts';
@@ -140,6 +140,12 @@ function readStaticStore(ctx: Ctx, node: LNode, path: string, label: string, reg
           return;
         }
         instanceNodes.set(id, n);
+        const problem = parseHostPort(address, 1);
+        if (typeof problem === 'string') {
+          // Kept, as a database row would be (Unkey parity row 34): routing to it answers 500.
+          warning(ctx, n, n.props.get('address')?.pos ?? n.pos, 'invalid-address', `instance ${q(id)} has address ${q(address)}: ${problem}`, p,
+            'requests routed to this instance answer 500 invalid_configuration');
+        }
         instances.push({ id, deploymentId, region: instanceRegion, address, status: status ?? 'running' });
       },
     },

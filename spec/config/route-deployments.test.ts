@@ -1,0 +1,96 @@
+// The `deployments { }` route action: defaults, store forms, and that every mistake is an error
+// with file, line and a hint (the golden files in conformance/config cover the full matrix).
+import { describe, expect, it } from 'vitest';
+import { loadConfigText } from '../../src/config/load.ts';
+import { formatDiagnostics } from '../../src/config/format.ts';
+import type { DeploymentsConfig, Diagnostic } from '../../src/config/types.ts';
+
+function route(body: string): string {
+  return `listeners { listener "l" { address "127.0.0.1:0" } }
+routes {
+  route "apps" {
+    matches { path-prefix "/" }
+    deployments {
+${body}
+    }
+  }
+}
+`;
+}
+
+function load(body: string): { config: DeploymentsConfig | null; diagnostics: readonly Diagnostic[] } {
+  const r = loadConfigText(route(body), 'd.kdl');
+  const action = r.config?.routes[0]?.action;
+  return { config: action?.kind === 'deployments' ? action.deployments : null, diagnostics: r.diagnostics };
+}
+
+const BASE = `environment-id "env_1"
+region "aws:us-east-1"`;
+
+describe('deployments route action', () => {
+  it('applies Unkey Sentinel V2 defaults', () => {
+    const { config, diagnostics } = load(`${BASE}\nstore "static"`);
+    expect(formatDiagnostics(diagnostics)).toBe('0 errors, 0 warnings\n');
+    expect(config).toMatchObject({
+      header: 'X-Deployment-Id',
+      errorSourceHeader: 'X-Unkey-Error-Source',
+      errorSourceValue: 'sentinel',
+      timingHeader: true,
+      requestTimeoutMs: 900_000,
+      connectTimeoutMs: 10_000,
+      headersTimeoutMs: null,
+      readTimeoutMs: null,
+      deploymentCache: { freshMs: 30_000, staleMs: 300_000, maxEntries: 1000 },
+      instanceCache: { freshMs: 10_000, staleMs: 60_000, maxEntries: 1000 },
+      selection: 'random',
+      store: { kind: 'static', deployments: [], instances: [] },
+    });
+  });
+
+  it('an instance without region= is in the route region; store defaults fill the rest', () => {
+    const { config } = load(`${BASE}
+store "static" {
+  deployment "d1" environment-id="env_1"
+  instance "i1" deployment="d1" address="127.0.0.1:9000"
+}`);
+    expect(config?.store).toEqual({
+      kind: 'static',
+      deployments: [{ id: 'd1', environmentId: 'env_1', workspaceId: '', projectId: '', status: 'ready', upstreamProtocol: 'http1' }],
+      instances: [{ id: 'i1', deploymentId: 'd1', region: 'aws:us-east-1', address: '127.0.0.1:9000', status: 'running' }],
+    });
+  });
+
+  it('a mysql url is split into escaped parts; IPv6 hosts lose their brackets', () => {
+    const { config } = load(`${BASE}\nstore "mysql" { url "mysql://ro:p%40ss%3Aw@[::1]/unkey"; }`);
+    expect(config?.store).toMatchObject({ kind: 'mysql', host: '::1', port: 3306, user: 'ro', password: 'p@ss:w', database: 'unkey' });
+  });
+
+  it('unknown keys are errors with the line and a did-you-mean hint', () => {
+    const { config, diagnostics } = load(`${BASE}\nstore "static"\nenvironment "x"`);
+    expect(config).toBeNull();
+    const d = diagnostics.find((x) => x.code === 'unknown-key');
+    expect(d).toMatchObject({ file: 'd.kdl', line: 9, severity: 'error' });
+    expect(d?.hint).toContain('environment-id');
+  });
+
+  it('Sentinel load balancing, health checks and retries for deployments are not-implemented errors', () => {
+    for (const body of ['selection "least_connections"', 'health-check { }', 'retry-policy { }', 'load-balancing "p2c"']) {
+      const { diagnostics } = load(`${BASE}\nstore "static"\n${body}`);
+      expect(diagnostics.map((x) => x.code), body).toContain('not-implemented');
+    }
+  });
+
+  it('requires environment-id, region and a store', () => {
+    const { diagnostics } = load('header "X-D"');
+    expect(diagnostics.filter((d) => d.code === 'missing-key').map((d) => d.message)).toEqual([
+      'route "apps" deployments has no "environment-id"',
+      'route "apps" deployments has no "region"',
+      'route "apps" deployments has no "store"',
+    ]);
+  });
+
+  it('a mysql store needs a host, a user and a database', () => {
+    const { diagnostics } = load(`${BASE}\nstore "mysql" { host "db"; pool-size 2 }`);
+    expect(diagnostics.map((d) => `${d.code}: ${d.message}`)).toEqual(['missing-key: route "apps" deployments store "mysql" has no "user"']);
+  });
+});
