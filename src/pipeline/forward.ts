@@ -57,6 +57,8 @@ export function classifyUpstreamError(err: unknown): ErrorCode {
       return 'BAD_REQUEST';
   }
   if (typeof code === 'string' && code.startsWith('HPE_')) return 'UPSTREAM_PROTOCOL_ERROR';
+  // undici's parser errors can come without a code (e.g. an HTTP/2-only server answering HTTP/1.1).
+  if ((err as { name?: unknown } | null)?.name === 'HTTPParserError') return 'UPSTREAM_PROTOCOL_ERROR';
   return 'INTERNAL_ERROR';
 }
 

@@ -19,6 +19,12 @@ export function poolKey(o: PoolOptions): string {
   return `http://${host}:${o.port}|c=${o.pool.maxConnections}|i=${o.pool.idleTimeoutMs}|t=${o.timeouts.connectMs}|r=${o.pool.maxRequestsPerConnection}${o.h2c === true ? '|h2c' : ''}`;
 }
 
+/**
+ * Prior-knowledge HTTP/2 over cleartext. undici 8's Pool reads `useH2c` at the top level (its
+ * probe for h2 sessions), Client reads `h2Options.useH2c`; the typings only know the latter.
+ */
+const H2C_OPTIONS: Pool.Options = { allowH2: true, h2Options: { useH2c: true }, ...{ useH2c: true } };
+
 export function createPool(o: PoolOptions): Pool {
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
   return new Pool(`http://${host}:${o.port}`, {
@@ -35,6 +41,6 @@ export function createPool(o: PoolOptions): Pool {
     // Response heads larger than this are a protocol error (502), never buffered without bound.
     maxHeaderSize: 64 * 1024,
     strictContentLength: true,
-    ...(o.h2c === true ? { allowH2: true, h2Options: { useH2c: true } } : {}),
+    ...(o.h2c === true ? H2C_OPTIONS : {}),
   });
 }
