@@ -8,7 +8,7 @@ import { installCleanupHandlers } from './lib/procs.ts';
 import { runBench } from './lib/runner.ts';
 import type { BenchResult } from './lib/runner.ts';
 import { renderBarChart, resultsPanels } from './lib/svg.ts';
-import { renderLbTable, renderPacedTable, renderThroughputTable } from './lib/table.ts';
+import { renderLbTable, renderPacedTable, renderThroughputTable, renderVersusTable } from './lib/table.ts';
 
 /** `2026-11-23T14-05-09Z`: an ISO time usable as a file name. */
 export function fileTimestamp(d: Date): string {
@@ -56,6 +56,8 @@ async function main(): Promise<number> {
   if (result.lb.length > 0) {
     out.push('', `Load balancing: Sentinel over three targets, 13 B, c${args.connections[0] ?? 50}, best of ${args.passes} pass(es); ÷ round_robin in this run`, renderLbTable(result.lb));
   }
+  const versus = renderVersusTable(result.cells, result.paced, 'sentinel-deployments', 'sentinel');
+  if (versus !== null) out.push('', 'Deployment routing (warm caches) against the plain proxy route, same run (baseline = sentinel)', versus);
   for (const s of result.skipped) out.push(`skipped ${s.scenario}: ${s.reason}`);
   for (const e of result.errors) out.push(`FAILED ${e.scenario} (pass ${e.pass}): ${e.message}`);
   out.push('', `${result.meta.pinning}; load ${result.meta.loadTool}; backend ${result.meta.backend}; node ${result.meta.node}`, `results: ${json}`, `chart:   ${svg}`, '');

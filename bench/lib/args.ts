@@ -2,7 +2,7 @@
 import { parseAlgorithm } from '../../src/core/load-balancing.ts';
 import type { BodyKind } from './types.ts';
 
-export const ALL_SCENARIOS = ['direct', 'sentinel', 'nginx', 'haproxy', 'http-proxy', 'sentinel-2w', 'nginx-2w'] as const;
+export const ALL_SCENARIOS = ['direct', 'sentinel', 'nginx', 'haproxy', 'http-proxy', 'sentinel-2w', 'nginx-2w', 'sentinel-deployments'] as const;
 
 /**
  * Load-balancing algorithms measured over a three-target pool (`adaptive` is the same selector as
@@ -159,7 +159,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }
-  const pacedScenarios = ['direct', 'sentinel', 'nginx'].filter((s) => scenarios.includes(s));
+  const pacedScenarios = ['direct', 'sentinel', 'nginx', 'sentinel-deployments'].filter((s) => scenarios.includes(s));
   return {
     quick,
     scenarios,

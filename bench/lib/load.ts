@@ -14,6 +14,8 @@ export interface LoadSpec {
   readonly durationS: number;
   /** Paced mode: exponential think time (mean 20 ms) before each request, ~5k req/s at 100 connections. */
   readonly paced: boolean;
+  /** Extra request headers (wrk -H, or the Node generator's 5th argument as JSON). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export const PACED_CONNECTIONS = 100;
@@ -35,6 +37,7 @@ export function loadArgv(tool: LoadTool, spec: LoadSpec, pinning: Pinning): stri
       `-c${spec.connections}`,
       `-d${spec.durationS}s`,
       '--latency',
+      ...Object.entries(spec.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
       ...(spec.paced ? ['-s', path.join(BENCH_DIR, 'load', 'pace.lua')] : []),
       spec.url,
     ];
@@ -47,6 +50,7 @@ export function loadArgv(tool: LoadTool, spec: LoadSpec, pinning: Pinning): stri
     String(spec.connections),
     String(spec.durationS),
     String(spec.paced ? PACED_THINK_MEAN_MS : 0),
+    ...(spec.headers !== undefined ? [JSON.stringify(spec.headers)] : []),
   ];
 }
 

@@ -73,9 +73,9 @@ export interface BenchResult {
 }
 
 /** GETs `url` once with a fresh connection; throws unless it answers 200 with exactly `bytes` body bytes. */
-export function probe(url: string, bytes: number, timeoutMs = 5000): Promise<void> {
+export function probe(url: string, bytes: number, timeoutMs = 5000, headers?: Readonly<Record<string, string>>): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs, headers }, (res) => {
       let n = 0;
       res.on('data', (c: Buffer) => (n += c.length));
       res.on('end', () => {
@@ -165,7 +165,7 @@ export async function runBench(opts: RunnerOptions): Promise<BenchResult> {
 
   const measureOne = async (running: RunningScenario, m: Measured): Promise<RunRecord> => {
     const url = running.url + BODY_PATHS[m.body];
-    const spec = { url, connections: m.connections, paced: m.paced };
+    const spec = { url, connections: m.connections, paced: m.paced, headers: running.requestHeaders };
     const q = await waitForQuiet(opts.quietWaitMs);
     if (!q.quiet) log(`  machine busy (cores ${q.busyPct.map((b) => `${b.toFixed(0)}%`).join(', ')}), measuring anyway`);
     if (m.warmupS > 0) await runLoad(tool, { ...spec, durationS: m.warmupS }, pinning);
@@ -216,8 +216,8 @@ export async function runBench(opts: RunnerOptions): Promise<BenchResult> {
     let running: RunningScenario | null = null;
     try {
       running = await s.start({ backend: { host: backend.host, port: backend.port }, backends, tmpDir, pinning });
-      await probe(running.url + BODY_PATHS.small, BODY_BYTES.small);
-      if (opts.bodies.includes('large')) await probe(running.url + BODY_PATHS.large, BODY_BYTES.large);
+      await probe(running.url + BODY_PATHS.small, BODY_BYTES.small, undefined, running.requestHeaders);
+      if (opts.bodies.includes('large')) await probe(running.url + BODY_PATHS.large, BODY_BYTES.large, undefined, running.requestHeaders);
       const idle = running.pids.length > 0 ? treeRssMb(running.pids) : null;
       await body(running, idle);
     } catch (e) {

@@ -141,3 +141,40 @@ export function renderLbTable(rows: readonly LbSummary[]): string {
     ]),
   );
 }
+
+const VERSUS_COLUMNS: readonly Column[] = [
+  { header: 'cell', align: 'left' },
+  { header: 'req/s', align: 'right' },
+  { header: 'baseline req/s', align: 'right' },
+  { header: '÷ baseline', align: 'right' },
+  { header: 'p99 ms', align: 'right' },
+  { header: 'baseline p99 ms', align: 'right' },
+  { header: 'CPU µs/req', align: 'right' },
+  { header: 'baseline CPU µs/req', align: 'right' },
+];
+
+/**
+ * One scenario against another of the same run (deployment routing against the plain proxy route):
+ * each saturated cell both ran (best passes, as in the main table) and the paced medians.
+ * Null when the two never ran together.
+ */
+export function renderVersusTable(cells: readonly CellSummary[], paced: readonly PacedSummary[], subject: string, baseline: string): string | null {
+  const rows: string[][] = [];
+  for (const c of cells) {
+    if (c.scenario !== subject) continue;
+    const b = cells.find((x) => x.scenario === baseline && x.body === c.body && x.connections === c.connections);
+    if (b === undefined) continue;
+    rows.push([
+      `${BODY_LABELS[c.body]} c${c.connections}`,
+      fmtInt(c.best.load.rps), fmtInt(b.best.load.rps), fmtRatio(b.best.load.rps > 0 ? c.best.load.rps / b.best.load.rps : null),
+      fmtMs(c.best.load.p99Ms), fmtMs(b.best.load.p99Ms),
+      fmtFixed(c.medianCpuUsPerReq, 1), fmtFixed(b.medianCpuUsPerReq, 1),
+    ]);
+  }
+  const ps = paced.find((p) => p.scenario === subject);
+  const pb = paced.find((p) => p.scenario === baseline);
+  if (ps !== undefined && pb !== undefined) {
+    rows.push(['paced', fmtInt(ps.rps), fmtInt(pb.rps), fmtRatio(pb.rps > 0 ? ps.rps / pb.rps : null), fmtMs(ps.p99Ms), fmtMs(pb.p99Ms), fmtFixed(ps.cpuUsPerReq, 1), fmtFixed(pb.cpuUsPerReq, 1)]);
+  }
+  return rows.length === 0 ? null : renderTable(VERSUS_COLUMNS, rows);
+}

@@ -1,12 +1,13 @@
 // Closed-loop Node load generator, used when wrk is not installed. Prints one LoadResult as JSON on stdout.
-// Usage: node bench/load/node-load.ts URL CONNECTIONS DURATION_S [THINK_MEAN_MS]
+// Usage: node bench/load/node-load.ts URL CONNECTIONS DURATION_S [THINK_MEAN_MS] [HEADERS_JSON]
 //   THINK_MEAN_MS > 0 = paced mode: each connection waits an exponential think time before each request
-//   (the same shape as pace.lua for wrk).
+//   (the same shape as pace.lua for wrk). HEADERS_JSON: extra request headers, e.g. {"x-deployment-id":"d"}.
 import { Pool } from 'undici';
 import { percentileSorted } from '../lib/stats.ts';
 import type { LoadResult } from '../lib/types.ts';
 
-const [urlText, connText, durText, thinkText] = process.argv.slice(2);
+const [urlText, connText, durText, thinkText, headersText] = process.argv.slice(2);
+const headers = headersText === undefined ? undefined : (JSON.parse(headersText) as Record<string, string>);
 const connections = Number(connText);
 const durationS = Number(durText);
 const thinkMeanMs = Number(thinkText ?? 0);
@@ -54,7 +55,7 @@ async function worker(): Promise<void> {
     if (performance.now() >= deadline) return;
     const t0 = performance.now();
     try {
-      const res = await pool.request({ path, method: 'GET' });
+      const res = await pool.request({ path, method: 'GET', headers });
       for await (const _chunk of res.body) {
         // drain
       }

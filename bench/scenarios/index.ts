@@ -5,9 +5,10 @@ import { haproxyScenario } from './haproxy.ts';
 import { httpProxyScenario } from './http-proxy.ts';
 import { nginxScenario, nginxTwoWorkersScenario } from './nginx.ts';
 import { sentinelScenario, sentinelTwoWorkersScenario } from './sentinel.ts';
+import { sentinelDeploymentsScenario } from './sentinel-deployments.ts';
 import type { Scenario } from './types.ts';
 
-export const SCENARIOS: readonly Scenario[] = [directScenario, sentinelScenario, nginxScenario, haproxyScenario, httpProxyScenario, sentinelTwoWorkersScenario, nginxTwoWorkersScenario];
+export const SCENARIOS: readonly Scenario[] = [directScenario, sentinelScenario, nginxScenario, haproxyScenario, httpProxyScenario, sentinelTwoWorkersScenario, nginxTwoWorkersScenario, sentinelDeploymentsScenario];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name);

@@ -22,6 +22,8 @@ export interface RunningScenario {
   readonly url: string;
   /** Root pids of the proxy's process tree (CPU and RSS are summed over their descendants too); empty for none. */
   readonly pids: readonly number[];
+  /** Headers every probe and load request carries (e.g. the deployment id of deployment routing). */
+  readonly requestHeaders?: Readonly<Record<string, string>>;
   stop(): Promise<void>;
 }
 

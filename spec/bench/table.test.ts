@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { summarizeCells, summarizePaced } from '../../bench/lib/stats.ts';
-import { DASH, fmtInt, fmtMs, fmtRatio, fmtSignedMs, renderPacedTable, renderTable, renderThroughputTable } from '../../bench/lib/table.ts';
+import { DASH, fmtInt, fmtMs, fmtRatio, fmtSignedMs, renderPacedTable, renderTable, renderThroughputTable, renderVersusTable } from '../../bench/lib/table.ts';
 import type { LoadResult, RunRecord } from '../../bench/lib/types.ts';
 
 function load(rps: number, p50Ms: number, p99Ms: number, non2xx = 0): LoadResult {
@@ -62,5 +62,24 @@ describe('renderPacedTable', () => {
     const paced = summarizePaced([rec('direct', load(4950, 0.166, 0.59), { paced: true }), rec('sentinel', load(4900, 0.4, 2.09), { paced: true, proxyCpuUsPerReq: 90 })]);
     const row = renderPacedTable(paced).split('\n').find((l) => l.startsWith('sentinel')) ?? '';
     expect(row.split(/\s{2,}/)).toEqual(['sentinel', '4,900', '0.400', '2.090', '+0.234', '+1.500', '90.0', '0']);
+  });
+});
+
+describe('renderVersusTable', () => {
+  it('compares a scenario with its baseline of the same run, cell by cell and paced', () => {
+    const runs = [
+      rec('sentinel', load(20_000, 2.0, 6.0), { proxyCpuUsPerReq: 45 }),
+      rec('sentinel-deployments', load(18_000, 2.2, 7.0), { proxyCpuUsPerReq: 50 }),
+      rec('sentinel', load(4900, 0.4, 2.0), { paced: true, proxyCpuUsPerReq: 90 }),
+      rec('sentinel-deployments', load(4900, 0.45, 2.5), { paced: true, proxyCpuUsPerReq: 95 }),
+    ];
+    const lines = (renderVersusTable(summarizeCells(runs), summarizePaced(runs), 'sentinel-deployments', 'sentinel') ?? '').split('\n');
+    expect(lines).toHaveLength(4);
+    expect((lines[2] ?? '').split(/\s{2,}/)).toEqual(['13 B c50', '18,000', '20,000', '0.90×', '7.000', '6.000', '50.0', '45.0']);
+    expect((lines[3] ?? '').split(/\s{2,}/)).toEqual(['paced', '4,900', '4,900', '1.00×', '2.500', '2.000', '95.0', '90.0']);
+  });
+
+  it('is null when the two scenarios never ran together', () => {
+    expect(renderVersusTable(summarizeCells([rec('sentinel', load(1, 1, 1))]), [], 'sentinel-deployments', 'sentinel')).toBeNull();
   });
 });

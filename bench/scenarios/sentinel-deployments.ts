@@ -1,0 +1,52 @@
+// `sentinel-deployments`: the same process as `sentinel`, but the catch-all route does deployment
+// routing (Unkey Sentinel parity, docs/deployments.md): every request carries X-Deployment-Id, the
+// deployment and its instances come from a static store through the warm lookup caches, and the
+// one running instance is the backend. Compared with `sentinel` (a plain upstream route) in the
+// same run, it prices the routing decision, the header rewriting and the instance pool lookup.
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT, nodeBin } from '../lib/env.ts';
+import { LOOPBACK, startListeningProcess } from './common.ts';
+import type { BackendAddress, Scenario } from './types.ts';
+
+const CLI = path.join(REPO_ROOT, 'bin', 'sentinel.js');
+export const BENCH_DEPLOYMENT_ID = 'd_bench';
+
+/** One listener, one catch-all deployments route, a static store with one deployment; metrics and access log off. */
+export function deploymentsBenchConfig(port: number, backend: BackendAddress): string {
+  return `listeners { listener "bench" { address "${LOOPBACK}:${port}" } }
+routes {
+  route "all" {
+    matches { path-prefix "/" }
+    deployments {
+      environment-id "env_bench"
+      region "local:bench"
+      connection-pool { max-connections 128 }
+      store "static" {
+        deployment "${BENCH_DEPLOYMENT_ID}" environment-id="env_bench"
+        instance "i_bench" deployment="${BENCH_DEPLOYMENT_ID}" address="${backend.host}:${backend.port}"
+      }
+    }
+  }
+}
+observability { metrics { enabled #false }; logging { access-log { enabled #false } } }
+`;
+}
+
+export const sentinelDeploymentsScenario: Scenario = {
+  name: 'sentinel-deployments',
+  description: 'Sentinel, one process, deployment routing by X-Deployment-Id (static store, warm caches, one instance = the backend)',
+  unavailableReason: () => (existsSync(CLI) ? null : `${CLI} not found`),
+  start: async (ctx) => {
+    const conf = path.join(ctx.tmpDir, 'sentinel-deployments.kdl');
+    const running = await startListeningProcess(
+      'sentinel-deployments',
+      (port) => {
+        writeFileSync(conf, deploymentsBenchConfig(port, ctx.backend));
+        return [...ctx.pinning.proxy, nodeBin(), CLI, 'run', '-c', conf];
+      },
+      { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
+    );
+    return { ...running, requestHeaders: { 'x-deployment-id': BENCH_DEPLOYMENT_ID } };
+  },
+};
