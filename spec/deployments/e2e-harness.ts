@@ -237,64 +237,31 @@ export const HOSTS = {
 export const WINDOWS = { freshSecs: 1, staleSecs: 600 } as const;
 export const OUTAGE = { freshSecs: 0.2, staleSecs: 15 } as const;
 
+/** One `deployments` route in environment E1, region R1, on `store`, with extra keys. */
+function deploymentsRoute(name: string, match: string, store: string, extra: readonly string[] = []): string {
+  return `  route "${name}" {
+    ${match}
+    deployments {
+      environment-id "${E1}"
+      region "${R1}"
+${extra.map((l) => `      ${l}\n`).join('')}      ${store}
+    }
+  }`;
+}
+
+function cacheWindows(w: { freshSecs: number; staleSecs: number }): string {
+  return `cache { deployments fresh-secs=${w.freshSecs} stale-secs=${w.staleSecs}; instances fresh-secs=${w.freshSecs} stale-secs=${w.staleSecs} }`;
+}
+
 /** The proxy config: one route per behaviour group, all on the same store. */
 export function proxyConfig(store: string): string {
   return `listeners { listener "edge" { address "127.0.0.1:0" } }
 routes {
-  route "main" {
-    priority "low"
-    matches { path-prefix "/" }
-    deployments {
-      environment-id "${E1}"
-      region "${R1}"
-      ${store}
-    }
-  }
-  route "slow" {
-    matches { host "${HOSTS.slow}" }
-    deployments {
-      environment-id "${E1}"
-      region "${R1}"
-      request-timeout-secs 1
-      connect-timeout-secs 0.5
-      ${store}
-    }
-  }
-  route "custom" {
-    matches { host "${HOSTS.custom}" }
-    deployments {
-      environment-id "${E1}"
-      region "${R1}"
-      header "X-My-Deploy"
-      error-source-header "X-Acme-Error-Source"
-      error-source-value "edge"
-      ${store}
-    }
-  }
-  route "windows" {
-    matches { host "${HOSTS.windows}" }
-    deployments {
-      environment-id "${E1}"
-      region "${R1}"
-      cache {
-        deployments fresh-secs=${WINDOWS.freshSecs} stale-secs=${WINDOWS.staleSecs}
-        instances fresh-secs=${WINDOWS.freshSecs} stale-secs=${WINDOWS.staleSecs}
-      }
-      ${store}
-    }
-  }
-  route "outage" {
-    matches { host "${HOSTS.outage}" }
-    deployments {
-      environment-id "${E1}"
-      region "${R1}"
-      cache {
-        deployments fresh-secs=${OUTAGE.freshSecs} stale-secs=${OUTAGE.staleSecs}
-        instances fresh-secs=${OUTAGE.freshSecs} stale-secs=${OUTAGE.staleSecs}
-      }
-      ${store}
-    }
-  }
+${deploymentsRoute('main', 'priority "low"; matches { path-prefix "/" }', store)}
+${deploymentsRoute('slow', `matches { host "${HOSTS.slow}" }`, store, ['request-timeout-secs 1', 'connect-timeout-secs 0.5'])}
+${deploymentsRoute('custom', `matches { host "${HOSTS.custom}" }`, store, ['header "X-My-Deploy"', 'error-source-header "X-Acme-Error-Source"', 'error-source-value "edge"'])}
+${deploymentsRoute('windows', `matches { host "${HOSTS.windows}" }`, store, [cacheWindows(WINDOWS)])}
+${deploymentsRoute('outage', `matches { host "${HOSTS.outage}" }`, store, [cacheWindows(OUTAGE)])}
 }
 observability {
   metrics { enabled #true; address "127.0.0.1:0" }

@@ -96,6 +96,16 @@ function readStaticStore(ctx: Ctx, node: LNode, path: string, label: string, reg
   const deploymentNodes = new Map<string, LNode>();
   const instanceNodes = new Map<string, LNode>();
   let ok = true;
+  /** Records the first node of an id; a repeat is `duplicate-id`. */
+  const claim = (seen: Map<string, LNode>, kind: string, id: string, n: LNode, p: string): boolean => {
+    const first = seen.get(id);
+    if (first !== undefined) {
+      error(ctx, n, n.pos, 'duplicate-id', `${kind} ${q(id)} is listed twice (first at ${where(first)})`, p);
+      return false;
+    }
+    seen.set(id, n);
+    return true;
+  };
   walkBlock(ctx, node, path, {
     label: `${label} store "static"`,
     repeatable: ['deployment', 'instance'],
@@ -107,14 +117,7 @@ function readStaticStore(ctx: Ctx, node: LNode, path: string, label: string, reg
         const environmentId = propString(ctx, n, p, 'environment-id', true);
         const status = propEnum(ctx, n, p, 'status', DEPLOYMENT_STATUS_NAMES);
         const upstreamProtocol = propEnum(ctx, n, p, 'upstream-protocol', UPSTREAM_PROTOCOLS);
-        if (id === undefined || environmentId === undefined) { ok = false; return; }
-        const first = deploymentNodes.get(id);
-        if (first !== undefined) {
-          error(ctx, n, n.pos, 'duplicate-id', `deployment ${q(id)} is listed twice (first at ${where(first)})`, p);
-          ok = false;
-          return;
-        }
-        deploymentNodes.set(id, n);
+        if (id === undefined || environmentId === undefined || !claim(deploymentNodes, 'deployment', id, n, p)) { ok = false; return; }
         deployments.push({
           id,
           environmentId,
@@ -132,14 +135,10 @@ function readStaticStore(ctx: Ctx, node: LNode, path: string, label: string, reg
         const instanceRegion = propString(ctx, n, p, 'region', false) ?? region;
         const address = propString(ctx, n, p, 'address', true);
         const status = propEnum(ctx, n, p, 'status', INSTANCE_STATUS_NAMES);
-        if (id === undefined || deploymentId === undefined || address === undefined || instanceRegion === undefined) { ok = false; return; }
-        const first = instanceNodes.get(id);
-        if (first !== undefined) {
-          error(ctx, n, n.pos, 'duplicate-id', `instance ${q(id)} is listed twice (first at ${where(first)})`, p);
+        if (id === undefined || deploymentId === undefined || address === undefined || instanceRegion === undefined || !claim(instanceNodes, 'instance', id, n, p)) {
           ok = false;
           return;
         }
-        instanceNodes.set(id, n);
         const problem = parseHostPort(address, 1);
         if (typeof problem === 'string') {
           // Kept, as a database row would be (Unkey parity row 34): routing to it answers 500.
