@@ -64,6 +64,23 @@ describe('DeploymentRouter', () => {
     r.close();
   });
 
+  it('an id longer than the id column (256) is not found at once: no lookup, nothing cached', () => {
+    let lookups = 0;
+    const counting: DeploymentStore = {
+      getDeployment: async () => { lookups++; return null; },
+      getInstances: async () => [],
+      ping: async () => {},
+      close: async () => {},
+    };
+    const r = createDeploymentRouter({ environmentId: 'e1', region: 'r', store: counting, clock });
+    const d = r.decide({ 'x-deployment-id': 'x'.repeat(257) });
+    expect(d).toMatchObject({ kind: 'error', status: 404, code: 'err:unkey:not_found:deployment_not_found' });
+    expect(lookups).toBe(0);
+    expect(r.deployments.size).toBe(0);
+    expect(r.decide({ 'x-deployment-id': 'x'.repeat(256) })).toBeInstanceOf(Promise); // a real lookup
+    r.close();
+  });
+
   it('a client abort during a cold lookup is 499 client_closed_request, not 500', async () => {
     let release!: () => void;
     const slow: DeploymentStore = {

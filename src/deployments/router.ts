@@ -18,6 +18,9 @@ export type { RenderedDeploymentError, RenderOptions, DeploymentErrorCode } from
 
 export const DEFAULT_DEPLOYMENT_HEADER = 'X-Deployment-Id';
 
+/** `deployments.id` is a VARCHAR(256) (schema.sql): a longer id cannot exist. */
+export const MAX_DEPLOYMENT_ID_LENGTH = 256;
+
 /** Sentinel V2 windows: deployments 30 s / 5 min, instances 10 s / 60 s, 1000 entries each. */
 export const DEFAULT_DEPLOYMENT_CACHE: SwrWindows = { freshMs: 30_000, staleMs: 300_000, maxEntries: 1000 };
 export const DEFAULT_INSTANCE_CACHE: SwrWindows = { freshMs: 10_000, staleMs: 60_000, maxEntries: 1000 };
@@ -197,6 +200,12 @@ export class DeploymentRouter {
    */
   decideId(deploymentId: string | undefined, signal?: AbortSignal, tag?: unknown): DeploymentDecision | Promise<DeploymentDecision> {
     if (deploymentId === undefined || deploymentId === '') return MISSING_HEADER;
+    if (deploymentId.length > MAX_DEPLOYMENT_ID_LENGTH) {
+      // Longer than any stored id can be: answered without a lookup, and never cached, so junk ids
+      // cannot crowd real deployments out of the cache.
+      this.emit({ type: 'deployment_not_found', deploymentId: deploymentId.slice(0, MAX_DEPLOYMENT_ID_LENGTH) }, tag);
+      return NOT_FOUND;
+    }
     const hit = this.deployments.peek(deploymentId);
     if (hit === undefined) return this.loadDeployment(deploymentId, signal, tag);
     return this.withDeployment(deploymentId, hit.value, signal, tag);
