@@ -88,7 +88,7 @@ describe('InstanceEndpoints', () => {
     expect(quiet.target.pool.closed).toBe(true);
     expect(working.target.pool.closed).toBe(false);
     expect(e.size).toBe(1);
-    working.upstream.end(working.target, 1, true);
+    working.upstream.end(working.target, 1, 'success');
     e.sweepIdle();
     expect(e.size).toBe(0);
   });

@@ -12,6 +12,8 @@ import type { TargetRuntime } from '../upstream/upstream.ts';
 import type { ProxyTarget } from './router.ts';
 import type { Clock, UpstreamProtocol } from './types.ts';
 import { monotonicClock } from './types.ts';
+import { TargetHealth } from '../upstream/health/target-health.ts';
+import { monotonicClock as upstreamClock } from '../upstream/health/clock.ts';
 
 export interface InstanceEndpoint {
   readonly key: string;
@@ -46,6 +48,8 @@ export class InstanceEndpoints {
   private readonly endpoints = new Map<string, InstanceEndpoint>();
   private readonly options: InstanceEndpointOptions;
   private readonly clock: Clock;
+  /** The instance's in-flight count lives in a TargetHealth (no checks, no breaker: always available). */
+  private readonly healthClock = upstreamClock;
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
   /** Pools closed because the map was full or they were idle (tests, status). */
@@ -103,7 +107,8 @@ export class InstanceEndpoints {
     if (this.endpoints.size >= this.options.maxEndpoints) this.evictOne();
     const o = this.options;
     const timeouts = { connectMs: o.connectTimeoutMs, headersMs: o.headersTimeoutMs, readMs: o.readTimeoutMs, requestMs: o.requestTimeoutMs };
-    const pool = { maxConnections: o.maxConnections, idleTimeoutMs: o.idleTimeoutMs };
+    // No queue bound of its own: the per-route request timeout bounds waiting for a connection.
+    const pool = { maxConnections: o.maxConnections, idleTimeoutMs: o.idleTimeoutMs, maxPendingRequests: Number.MAX_SAFE_INTEGER, maxRequestsPerConnection: 0 };
     const poolOptions: PoolOptions = { host: target.host, port: target.port, pool, timeouts, h2c: protocol === 'h2c' };
     const config: UpstreamConfig = {
       id: o.upstreamId,
@@ -113,9 +118,24 @@ export class InstanceEndpoints {
       hostHeader: null,
       timeouts,
       pool,
+      // Parity: one attempt, no health state (docs/deployments.md, divergences).
+      healthCheck: null,
+      circuitBreaker: null,
+      outlierDetection: null,
+      retryPolicy: null,
+      discovery: { kind: 'static' },
       loc: NO_LOC,
     };
-    const runtime: TargetRuntime = { id: INSTANCE_TARGET_ID, pool: createPool(poolOptions), poolKey: poolKey(poolOptions), weight: 1, authority: target.authority };
+    const runtime: TargetRuntime = {
+      id: INSTANCE_TARGET_ID,
+      host: target.host,
+      port: target.port,
+      pool: createPool(poolOptions),
+      poolKey: poolKey(poolOptions),
+      weight: 1,
+      authority: target.authority,
+      health: new TargetHealth(INSTANCE_TARGET_ID, {}, this.healthClock),
+    };
     const ep: InstanceEndpoint = { key, upstream: new UpstreamRuntime(config, [runtime]), target: runtime, lastUsedMs: this.clock.now() };
     if (!this.closed) this.endpoints.set(key, ep);
     return ep;

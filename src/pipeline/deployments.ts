@@ -185,6 +185,8 @@ export class DeploymentsHandler implements RouteHandler {
     ex.upstream = ep.upstream;
     ex.target = ep.target;
     ex.attempts++;
+    // Counted in flight until the attempt settles (an instance has no breaker: begin never refuses).
+    ep.upstream.begin(ep.target);
     const attempt = new DeploymentAttempt(ex, ep.upstream, ep.target, this);
     ex.upstreamStartNs = process.hrtime.bigint();
     attempt.dispatch();
