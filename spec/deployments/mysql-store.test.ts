@@ -1,11 +1,12 @@
-// The MySQL store against a real MariaDB (local mariadbd on an ephemeral loopback port, throwaway
-// data directory): the shared conformance suite, then pool bounds, timeouts, abort and error mapping.
+// The MySQL store against a real MariaDB on an ephemeral loopback port (spec/helpers/containers.ts: a
+// container under CI, a local mariadbd in a throwaway data directory where Docker is absent): the
+// shared conformance suite, then pool bounds, timeouts, abort and error mapping.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMysqlStore, mapMysqlError } from '../../src/deployments/mysql-store.ts';
 import { DeploymentStoreError } from '../../src/deployments/types.ts';
-import { startMariaDb } from '../helpers/mariadb.ts';
-import type { MariaDbHandle } from '../helpers/mariadb.ts';
+import { mariaDbBackend, startMariaDb } from '../helpers/containers.ts';
+import type { MariaDbHandle } from '../helpers/containers.ts';
 import { createMysqlHarness, SCHEMA_SQL, uid } from './harness.ts';
 import type { StoreHarness } from './harness.ts';
 import { describeStoreConformance } from './store.conformance.ts';
@@ -20,7 +21,9 @@ async function rejectionOf(p: Promise<unknown>): Promise<DeploymentStoreError> {
   throw new Error('expected a rejection');
 }
 
-describe('mysql store: conformance (real MariaDB)', () => {
+const backend = await mariaDbBackend();
+
+describe(`mysql store: conformance (real MariaDB, ${backend})`, () => {
   let harness: StoreHarness;
   beforeAll(async () => {
     harness = await createMysqlHarness();
@@ -31,7 +34,7 @@ describe('mysql store: conformance (real MariaDB)', () => {
   describeStoreConformance(() => harness);
 });
 
-describe('mysql store: pool, deadlines, abort (real MariaDB)', () => {
+describe(`mysql store: pool, deadlines, abort (real MariaDB, ${backend})`, () => {
   let db: MariaDbHandle;
   beforeAll(async () => {
     db = await startMariaDb({ initSql: SCHEMA_SQL });

@@ -1,19 +1,21 @@
-// A real MariaDB for integration tests: Debian's mariadbd (apt `mariadb-server`) in a throwaway
-// data directory, on a loopback port found free by binding 0 (mariadbd cannot bind port 0 itself),
-// root without password over TCP from 127.0.0.1 only. No Docker needed. A suite that uses it must
-// call destroy() in afterAll. stop()/start() take the server down and bring it back on the SAME
-// port with the same data; freeze()/thaw() suspend it (SIGSTOP/SIGCONT) so sockets stay open but
-// nothing answers: the way to exercise timeouts rather than refusals.
+// A real MariaDB for integration tests, root without password over TCP from 127.0.0.1 only, on a
+// loopback port found free by binding 0 (mariadbd cannot bind port 0 itself). With Docker it runs in
+// a container (sentinel-test/mariadb, whose data directory was initialised when the image was
+// built); without, Debian's mariadbd (apt `mariadb-server`) runs in a throwaway data directory made
+// by mariadb-install-db (see service.ts for the choice). A suite that uses it must call destroy() in
+// afterAll. stop()/start() take the server down and bring it back on the SAME port with the same
+// data; freeze()/thaw() (or pause()/unpause()) suspend it so sockets stay open but nothing answers:
+// the way to exercise timeouts rather than refusals.
 
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
-import { freePort, stopChild } from './redis.ts';
+import { launchServer, onFreePort, serviceBackend, serviceHandle } from './service.ts';
+import type { Backend, ServerProcess, ServiceHandle } from './service.ts';
 
-export interface MariaDbHandle {
+export interface MariaDbHandle extends ServiceHandle {
   /** `mysql://root@127.0.0.1:<port>/<database>` */
   readonly url: string;
   readonly port: number;
@@ -26,7 +28,7 @@ export interface MariaDbHandle {
   start(): Promise<void>;
   freeze(): void;
   thaw(): void;
-  /** Stops the server and removes its directory. */
+  /** Stops the server and removes its directory (or container); the same as dispose(). */
   destroy(): Promise<void>;
 }
 
@@ -43,80 +45,65 @@ export function mariaDbBinaries(): { server: string; installDb: string } | null 
   return server === null || installDb === null ? null : { server, installDb };
 }
 
-async function waitReady(port: number, child: ChildProcess, logFile: string, deadlineMs = 30_000): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  let lastError: unknown;
-  while (Date.now() < until) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
-      throw new Error(`mariadbd on ${port} exited (${child.exitCode ?? child.signalCode}):\n${log}`);
-    }
-    try {
-      const c = await createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1000 });
-      await c.query('SELECT 1');
-      await c.end();
-      return;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`mariadbd on ${port} not ready: ${String(lastError)}`);
+/** The backend startMariaDb() uses in this process. */
+export function mariaDbBackend(): Promise<Backend> {
+  return serviceBackend('mariadb');
 }
 
-/** Initialises a data directory, starts mariadbd, creates `database` and runs `initSql` in it. */
-export async function startMariaDb(options: { database?: string; initSql?: string } = {}): Promise<MariaDbHandle> {
-  const bins = mariaDbBinaries();
-  if (bins === null) throw new Error('mariadbd / mariadb-install-db not found: apt-get install -y mariadb-server (see .ci/run)');
+async function answers(port: number): Promise<boolean> {
+  try {
+    const c = await createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1000 });
+    try {
+      await c.query('SELECT 1');
+      return true;
+    } finally {
+      await c.end().catch(() => {});
+    }
+  } catch {
+    return false;
+  }
+}
+
+const SERVER_ARGS = ['--bind-address=127.0.0.1', '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--innodb-log-file-size=4M', '--max-connections=200'];
+
+/** Initialises a data directory (or uses the image's), starts mariadbd, creates `database` and runs `initSql` in it. */
+export async function startMariaDb(options: { database?: string; initSql?: string; backend?: Backend } = {}): Promise<MariaDbHandle> {
+  const backend = options.backend ?? (await mariaDbBackend());
   const database = options.database ?? 'sentinel';
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-mariadb-'));
-  const dataDir = join(dir, 'data');
-  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const userArgs = asRoot ? ['--user=root'] : [];
-  const install = spawnSync(
-    bins.installDb,
-    ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...userArgs],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
-  if (install.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`mariadb-install-db failed (${install.status}): ${install.stderr}`);
-  }
-  const logFile = join(dir, 'error.log');
-  let port = 0;
-  let child: ChildProcess | null = null;
-  const spawnServer = (): ChildProcess => {
-    const c = spawn(
-      bins.server,
-      [
-        '--no-defaults', `--datadir=${dataDir}`, `--socket=${join(dir, 's')}`, `--pid-file=${join(dir, 'pid')}`, `--log-error=${logFile}`,
-        `--port=${port}`, '--bind-address=127.0.0.1', '--skip-name-resolve', '--skip-log-bin',
-        '--innodb-buffer-pool-size=16M', '--max-connections=200', ...userArgs,
-      ],
-      { stdio: 'ignore' },
-    );
-    c.on('error', () => {
-      // surfaced by waitReady through exitCode / no answer
-    });
-    return c;
-  };
-  const startOnPort = async (): Promise<void> => {
-    child = spawnServer();
-    await waitReady(port, child, logFile);
-  };
-  // A port found free can be taken before mariadbd binds it: retry a few times.
-  for (let attempt = 0; ; attempt++) {
-    port = await freePort();
-    try {
-      await startOnPort();
-      break;
-    } catch (error) {
-      await stopChild(child);
-      if (attempt >= 2) {
-        rmSync(dir, { recursive: true, force: true });
-        throw error;
-      }
+  let argvFor: (port: number) => string[];
+  let localProgram = 'mariadbd';
+  if (backend === 'container') {
+    argvFor = (port) => ['mariadbd', '--no-defaults', '--user=root', '--datadir=/var/lib/mysql', '--socket=/run/mysqld/mysqld.sock', '--pid-file=/run/mysqld/mysqld.pid', `--port=${port}`, ...SERVER_ARGS];
+  } else {
+    const bins = mariaDbBinaries();
+    if (bins === null) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error('mariadbd / mariadb-install-db not found: apt-get install -y mariadb-server (see .ci/run)');
     }
+    const dataDir = join(dir, 'data');
+    const userArgs = typeof process.getuid === 'function' && process.getuid() === 0 ? ['--user=root'] : [];
+    const install = spawnSync(
+      bins.installDb,
+      ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--innodb-log-file-size=4M', ...userArgs],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    if (install.status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`mariadb-install-db failed (${install.status}): ${install.stderr}`);
+    }
+    localProgram = bins.server;
+    argvFor = (port) => [bins.server, '--no-defaults', `--datadir=${dataDir}`, `--socket=${join(dir, 's')}`, `--pid-file=${join(dir, 'pid')}`, `--port=${port}`, ...SERVER_ARGS, ...userArgs];
+  }
+  let server: ServerProcess;
+  let port: number;
+  try {
+    ({ port, value: server } = await onFreePort((p) =>
+      launchServer({ name: 'mariadb', image: 'mariadb', argv: argvFor(p), localProgram, probe: () => answers(p), readyTimeoutMs: 60_000, stopGraceMs: 20_000 }, backend),
+    ));
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
   const query = async (sql: string, params: readonly unknown[], db: string | null): Promise<unknown> => {
     const c = await createConnection({ host: '127.0.0.1', port, user: 'root', ...(db === null ? {} : { database: db }), multipleStatements: true, connectTimeout: 5000 });
@@ -127,38 +114,26 @@ export async function startMariaDb(options: { database?: string; initSql?: strin
       await c.end().catch(() => {});
     }
   };
-  const stop = async (): Promise<void> => {
-    const c = child;
-    child = null;
-    await stopChild(c);
+  const destroy = async (): Promise<void> => {
+    await server.remove();
+    rmSync(dir, { recursive: true, force: true });
   };
   try {
     await query(`CREATE DATABASE IF NOT EXISTS \`${database}\``, [], null);
     if (options.initSql !== undefined) await query(options.initSql, [], database);
   } catch (error) {
-    await stop();
-    rmSync(dir, { recursive: true, force: true });
+    await destroy();
     throw error;
   }
   return {
+    ...serviceHandle(server, port, destroy),
     url: `mysql://root@127.0.0.1:${port}/${database}`,
-    port,
     database,
     query: (sql, params) => query(sql, params ?? [], database),
-    stop,
-    async start() {
-      if (child !== null) return;
-      await startOnPort();
-    },
-    freeze() {
-      child?.kill('SIGSTOP');
-    },
-    thaw() {
-      child?.kill('SIGCONT');
-    },
-    async destroy() {
-      await stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => server.stop(),
+    start: () => server.start(),
+    freeze: () => server.freeze(),
+    thaw: () => server.thaw(),
+    destroy,
   };
 }

@@ -1,27 +1,30 @@
-// A real redis-server for integration tests: the local binary (Debian's redis-server) on an
-// ephemeral loopback port, in a temp dir, with persistence off. No Docker needed; a suite that uses
-// it must call stop() in afterAll. restart() brings it back on the SAME port (same URL), and
-// freeze()/thaw() suspend it with SIGSTOP/SIGCONT, so the socket stays open but nothing answers:
-// the way to exercise timeouts rather than connection refusals.
+// A real redis-server for integration tests, on an ephemeral loopback port with persistence off: in a
+// container (sentinel-test/redis, host network) when Docker is available, else Debian's local
+// redis-server in a temp dir (see service.ts for the choice). A suite that uses it must call stop()
+// in afterAll. restart() brings it back on the SAME port (same URL) with an empty dataset;
+// freeze()/thaw() (or pause()/unpause()) suspend it, so the socket stays open but nothing answers:
+// the way to exercise timeouts rather than connection refusals; kill() drops it at once.
 
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, launchServer, onFreePort, serviceBackend, serviceHandle } from './service.ts';
+import type { Backend, ServerProcess, ServiceHandle } from './service.ts';
 
+export { freePort };
 export const REDIS_SERVER_BIN = process.env.REDIS_SERVER_BIN ?? 'redis-server';
 
-export interface RedisHandle {
+export interface RedisHandle extends ServiceHandle {
+  /** redis://127.0.0.1:<port> */
   readonly url: string;
-  readonly port: number;
-  readonly host: '127.0.0.1';
-  /** Stop the server (SIGTERM, SIGKILL after 5 s); idempotent. */
+  /** The same as dispose(): stop the server and clean up (restart() still brings it back). */
   stop(): Promise<void>;
   /** Stop if running, then start again on the same port with an empty dataset. */
   restart(): Promise<void>;
-  /** Suspend the process (SIGSTOP): connections stay open, nothing is answered. */
+  /** Suspend the process (SIGSTOP), synchronously: connections stay open, nothing is answered. */
   freeze(): void;
   /** Resume after freeze(). */
   thaw(): void;
@@ -33,17 +36,9 @@ export function hasRedisServer(): boolean {
   return r.status === 0;
 }
 
-/** A port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+/** The backend startRedis() uses in this process. */
+export function redisBackend(): Promise<Backend> {
+  return serviceBackend('redis');
 }
 
 /** Send one inline command and return the first reply line; rejects on error or after timeoutMs. */
@@ -69,6 +64,37 @@ export function rawCommand(port: number, command: string, timeoutMs = 1000): Pro
     });
     socket.write(command + '\r\n');
   });
+}
+
+/** Send one inline command whose reply is a bulk string (e.g. CLUSTER INFO); resolves with its text. */
+export function rawBulk(port: number, command: string, timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let data = Buffer.alloc(0);
+    const done = (error: Error | null, value = ''): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (error === null) resolve(value);
+      else reject(error);
+    };
+    const timer = setTimeout(() => done(new Error(`redis on ${port} did not answer "${command}"`)), timeoutMs);
+    socket.once('error', (error) => done(error));
+    socket.on('data', (chunk: Buffer) => {
+      data = Buffer.concat([data, chunk]);
+      const nl = data.indexOf('\r\n');
+      if (nl < 0) return;
+      const head = data.subarray(0, nl).toString('latin1');
+      if (!head.startsWith('$')) return done(new Error(`redis on ${port}: "${command}" answered ${head}`));
+      const size = Number(head.slice(1));
+      if (data.length >= nl + 2 + size) done(null, data.subarray(nl + 2, nl + 2 + size).toString('utf8'));
+    });
+    socket.write(command + '\r\n');
+  });
+}
+
+/** True when the server on `port` answers PING with PONG. */
+export async function pingRedis(port: number): Promise<boolean> {
+  return (await rawCommand(port, 'PING', 500).catch(() => '')).startsWith('+PONG');
 }
 
 export async function waitForPing(port: number, child: ChildProcess | null, deadlineMs = 10_000): Promise<void> {
@@ -101,60 +127,60 @@ export function stopChild(child: ChildProcess | null): Promise<void> {
   });
 }
 
+/** redis-server arguments for a loopback server without persistence, writing into `dir`. */
+export function redisArgs(port: number, dir: string, extraArgs: readonly string[] = []): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes', '--loglevel', 'warning', ...extraArgs];
+}
+
+/** A bare local redis-server child process (no readiness wait); prefer startRedis(). */
 export function spawnRedis(port: number, dir: string, extraArgs: readonly string[] = []): ChildProcess {
-  const child = spawn(
-    REDIS_SERVER_BIN,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes', '--loglevel', 'warning', ...extraArgs],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const child = spawn(REDIS_SERVER_BIN, redisArgs(port, dir, extraArgs), { stdio: ['ignore', 'ignore', 'inherit'] });
   child.on('error', () => {
     // surfaced by waitForPing through exitCode / no answer
   });
   return child;
 }
 
-export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisHandle> {
+/** A redis-server process (container or local) on `port`, ready; `dir` is its working directory. */
+export async function launchRedisServer(name: string, port: number, dir: string, extraArgs: readonly string[], backend: Backend): Promise<ServerProcess> {
+  return launchServer(
+    {
+      name,
+      image: 'redis',
+      argv: ['redis-server', ...redisArgs(port, backend === 'container' ? '/data' : dir, extraArgs)],
+      localProgram: REDIS_SERVER_BIN,
+      probe: () => pingRedis(port),
+      readyTimeoutMs: 15_000,
+    },
+    backend,
+  );
+}
+
+export async function startRedis(extraArgs: readonly string[] = [], options: { backend?: Backend } = {}): Promise<RedisHandle> {
+  const backend = options.backend ?? (await redisBackend());
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-redis-'));
-  let port = 0;
-  let child: ChildProcess | null = null;
-  // A port found free can be taken before redis binds it: retry a few times.
-  for (let attempt = 0; ; attempt++) {
-    port = await freePort();
-    child = spawnRedis(port, dir, extraArgs);
-    try {
-      await waitForPing(port, child);
-      break;
-    } catch (error) {
-      await stopChild(child);
-      if (attempt >= 2) {
-        rmSync(dir, { recursive: true, force: true });
-        throw error;
-      }
-    }
+  let server: ServerProcess;
+  let port: number;
+  try {
+    ({ port, value: server } = await onFreePort((p) => launchRedisServer('redis', p, dir, extraArgs, backend)));
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
-  const stop = async (): Promise<void> => {
-    await stopChild(child);
-    child = null;
+  const dispose = async (): Promise<void> => {
+    await server.remove();
+    rmSync(dir, { recursive: true, force: true });
   };
   return {
+    ...serviceHandle(server, port, dispose),
     url: `redis://127.0.0.1:${port}`,
-    port,
-    host: '127.0.0.1',
-    async stop() {
-      await stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: dispose,
     async restart() {
-      await stop();
+      await server.stop();
       mkdirSync(dir, { recursive: true });
-      child = spawnRedis(port, dir, extraArgs);
-      await waitForPing(port, child);
+      await server.start();
     },
-    freeze() {
-      child?.kill('SIGSTOP');
-    },
-    thaw() {
-      child?.kill('SIGCONT');
-    },
+    freeze: () => server.freeze(),
+    thaw: () => server.thaw(),
   };
 }

@@ -1,15 +1,15 @@
-// Integration against REAL Redis: a local redis-server (spec/helpers/redis.ts) and a 3-master
-// Redis Cluster on loopback ports (spec/helpers/redis-cluster.ts). No Docker: the Testcontainers
-// path is not implemented (no Docker daemon on these machines); the local binary is the backend.
+// Integration against REAL Redis: a standalone redis-server and a 3-master Redis Cluster on loopback
+// ports (spec/helpers/containers.ts): containers under CI (Testcontainers, private dockerd), local
+// redis-server processes where Docker is absent. The backend is in the describe names.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { createRedisLimiterStore } from '../../src/ratelimit/redis-store.ts';
 import type { RedisLimit, RedisLimiterStore, RedisStoreOptions } from '../../src/ratelimit/redis-store.ts';
 import type { Decision } from '../../src/ratelimit/types.ts';
-import { startRedis } from '../helpers/redis.ts';
-import type { RedisHandle } from '../helpers/redis.ts';
-import { startRedisCluster } from '../helpers/redis-cluster.ts';
-import type { RedisClusterHandle } from '../helpers/redis-cluster.ts';
+import { redisBackend, startRedis, startRedisCluster } from '../helpers/containers.ts';
+import type { RedisClusterHandle, RedisHandle } from '../helpers/containers.ts';
+
+const backend = await redisBackend();
 
 const opened: RedisLimiterStore[] = [];
 const admins: Redis[] = [];
@@ -53,7 +53,7 @@ afterAll(async () => {
   for (const a of admins) a.disconnect();
 });
 
-describe('standalone Redis', () => {
+describe(`standalone Redis (${backend})`, () => {
   let redis: RedisHandle;
   beforeAll(async () => {
     redis = await startRedis();
@@ -113,7 +113,7 @@ describe('standalone Redis', () => {
   });
 });
 
-describe('Redis failure and recovery', () => {
+describe(`Redis failure and recovery (${backend})`, () => {
   let redis: RedisHandle;
   beforeAll(async () => {
     redis = await startRedis();
@@ -200,7 +200,7 @@ describe('Redis failure and recovery', () => {
   });
 });
 
-describe('Redis Cluster (3 masters)', () => {
+describe(`Redis Cluster, 3 masters (${backend})`, () => {
   let cluster: RedisClusterHandle;
   beforeAll(async () => {
     cluster = await startRedisCluster(3);
