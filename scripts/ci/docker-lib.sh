@@ -107,9 +107,10 @@ sentinel_docker_down() {
   if [ "${DOCKER_HOST:-}" = "$sock" ]; then unset DOCKER_HOST SENTINEL_TEST_BACKEND; fi
 }
 
-# sentinel_netns_exec ARGS... : re-run ARGS inside a new network namespace holding only "lo" (root;
-# everything the command and its containers do is then provably loopback-only). Returns 1 without
-# running anything when unshare is not possible.
+# sentinel_netns_possible: true when this shell can re-run itself in a new network namespace that
+# holds only "lo" (`unshare --net --fork CMD`, then `ip link set lo up` inside): root, unshare and ip.
+# Everything run in there, dockerd and its host-network containers included, is loopback-only.
 sentinel_netns_possible() {
-  [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare --net --fork true 2>/dev/null
+  [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null \
+    && unshare --net --fork ip link set lo up 2>/dev/null
 }
