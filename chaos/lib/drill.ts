@@ -37,7 +37,7 @@ export async function createDrillEnvironment(env: Readonly<Record<string, string
     await toxiproxy.getVersion();
   } catch (error) {
     await tp.close();
-    throw new Error(`Toxiproxy at ${tp.url} does not answer: ${(error as Error).message}`);
+    throw new Error(`Toxiproxy at ${tp.url} does not answer: ${(error as Error).message}`, { cause: error });
   }
   return { toxiproxyUrl: tp.url, external: tp.external, toxiproxy, close: () => tp.close() };
 }

@@ -76,7 +76,7 @@ export async function runScenario<C extends ScenarioContext>(scenario: Scenario<
     running.catch(() => undefined); // a run that outlives its timeout must not become an unhandled rejection
     const stop = interrupted(options.signal);
     stop.catch(() => undefined);
-    await withTimeout(Promise.race([running, stop]), scenario.timeoutMs, `timed out after ${Math.round(scenario.timeoutMs / 1000)} s`);
+    await withTimeout(Promise.race([running, stop]), scenario.timeoutMs, `timed out after ${scenario.timeoutMs / 1000} s`);
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
     controller.abort(new Error(error));

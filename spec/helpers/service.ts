@@ -360,7 +360,7 @@ async function launchContainer(spec: ServerSpec): Promise<ServerProcess> {
     try {
       process.kill(hostPid, signal);
     } catch (error) {
-      throw new Error(`${spec.name}: cannot signal container pid ${hostPid} (${(error as Error).message}); the test must share the Docker host's pid namespace, or use pause()`);
+      throw new Error(`${spec.name}: cannot signal container pid ${hostPid} (${(error as Error).message}); the test must share the Docker host's pid namespace, or use pause()`, { cause: error });
     }
   };
   const wake = async (): Promise<void> => {
