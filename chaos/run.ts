@@ -4,7 +4,8 @@
 // the results table on stdout, and exits 0 when every scenario passed, 1 otherwise, 2 on bad usage.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseChaosArgs, USAGE } from './lib/cli.ts';
+import type { ChaosArgs } from './lib/cli.ts';
 import { createDrill, createDrillEnvironment, fmtMs } from './lib/drill.ts';
 import type { Drill, DrillEnvironment } from './lib/drill.ts';
 import { loadScenarios, selectScenarios, SelectionError } from './lib/registry.ts';
@@ -13,42 +14,24 @@ import type { Reporter } from './lib/runner.ts';
 import type { Scenario } from './lib/scenario.ts';
 import { renderResults, summaryLine, wrap } from './lib/table.ts';
 
-const USAGE = `usage: npm run chaos -- [--scenario NAME|PREFIX-* ...] [--ci] [--list] [--json FILE] [--scenarios-dir DIR]
-  --scenario   run only these scenarios (repeatable, or comma-separated; "upstream-*" selects by prefix)
-  --ci         only the short CI subset
-  --list       list the scenarios with their expectations and exit
-  --json FILE  also write the results as JSON
-  TOXIPROXY_URL=http://127.0.0.1:8474  drive that real Toxiproxy instead of the built-in one`;
-
 function usage(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
   process.exit(2);
 }
 
-let values;
+let args: ChaosArgs;
 try {
-  ({ values } = parseArgs({
-    args: process.argv.slice(2),
-    options: {
-      scenario: { type: 'string', multiple: true },
-      ci: { type: 'boolean' },
-      list: { type: 'boolean' },
-      json: { type: 'string' },
-      'scenarios-dir': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  }));
+  args = parseChaosArgs(process.argv.slice(2));
 } catch (e) {
   usage((e as Error).message);
 }
-if (values.help === true) {
+if (args.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);
 }
 
 const width = Math.max(80, Math.min(200, process.stdout.columns ?? 160));
-const dir = values['scenarios-dir'] ?? fileURLToPath(new URL('./scenarios/', import.meta.url));
+const dir = args.scenariosDir ?? fileURLToPath(new URL('./scenarios/', import.meta.url));
 let all: Scenario<Drill>[];
 try {
   all = await loadScenarios<Drill>(dir);
@@ -59,13 +42,13 @@ try {
 
 let selected: Scenario<Drill>[];
 try {
-  selected = selectScenarios(all, { names: (values.scenario ?? []).flatMap((s) => s.split(',')), ci: values.ci === true });
+  selected = selectScenarios(all, { names: args.names, ci: args.ci });
 } catch (e) {
   if (e instanceof SelectionError) usage(`chaos: ${e.message}`);
   throw e;
 }
 
-if (values.list === true) {
+if (args.list) {
   for (const s of selected) {
     process.stdout.write(`${s.name}  [${s.area}${s.ci ? ', ci' : ''}]\n`);
     for (const line of wrap(`fault: ${s.fault}`, width - 4)) process.stdout.write(`    ${line}\n`);
@@ -109,7 +92,7 @@ const results = await runScenarios(selected, (base, s) => createDrill(base, env,
 await env.close();
 
 process.stdout.write(`\n${renderResults(results, width)}\n${summaryLine(results, performance.now() - t0)}\n`);
-if (values.json !== undefined) {
-  writeFileSync(values.json, `${JSON.stringify({ toxiproxy: { url: env.toxiproxyUrl, external: env.external }, results }, null, 2)}\n`);
+if (args.json !== null) {
+  writeFileSync(args.json, `${JSON.stringify({ toxiproxy: { url: env.toxiproxyUrl, external: env.external }, results }, null, 2)}\n`);
 }
 process.exit(interrupt.signal.aborted ? 130 : exitCode(results));

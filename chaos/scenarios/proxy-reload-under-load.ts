@@ -5,9 +5,9 @@ import type { Drill } from '../lib/drill.ts';
 import { startLoad } from '../lib/http.ts';
 import type { Scenario } from '../lib/scenario.ts';
 
-const RELOADS = 6;
-const PAUSE_MS = 5;
-const WORKERS = 8;
+const RELOADS = 5;
+const PAUSE_MS = 10;
+const WORKERS = 6;
 
 export const scenario: Scenario<Drill> = {
   name: 'proxy-reload-under-load',

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseChaosArgs, UsageError } from '../../chaos/lib/cli.ts';
 import { collectScenarios, loadScenarios, selectScenarios, SelectionError } from '../../chaos/lib/registry.ts';
 import { exitCode, observedText, runScenario, runScenarios } from '../../chaos/lib/runner.ts';
 import type { ScenarioResult } from '../../chaos/lib/runner.ts';
@@ -21,6 +22,19 @@ function scenario(name: string, run: Scenario['run'], extra: Partial<Scenario> =
   return { name, area: 'upstream', fault: 'f', expectation: 'e', ci: false, timeoutMs: 5000, run, ...extra };
 }
 const same = (base: ScenarioContext): ScenarioContext => base;
+
+describe('command line', () => {
+  it('repeated and comma-separated --scenario, flags, defaults', () => {
+    expect(parseChaosArgs([])).toEqual({ names: [], ci: false, list: false, json: null, scenariosDir: null, help: false });
+    expect(parseChaosArgs(['--scenario', 'a,b', '--scenario', ' c ', '--ci', '--json', 'r.json', '--list'])).toEqual({ names: ['a', 'b', 'c'], ci: true, list: true, json: 'r.json', scenariosDir: null, help: false });
+  });
+
+  it('unknown options and stray arguments are usage errors', () => {
+    expect(() => parseChaosArgs(['--bogus'])).toThrow(UsageError);
+    expect(() => parseChaosArgs(['upstream-down'])).toThrow(UsageError);
+    expect(() => parseChaosArgs(['--scenario'])).toThrow(UsageError);
+  });
+});
 
 describe('selection', () => {
   const all = collectScenarios([

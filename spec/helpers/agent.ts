@@ -6,12 +6,11 @@
 // service.ts). For chaos: pause()/unpause() freeze it (calls time out), kill() drops every
 // connection, restart() brings it back on the same socket or port, reload() sends SIGHUP.
 
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchServer, onFreePort, serviceBackend, serviceHandle } from './service.ts';
+import { launchInTempDir, launchServer, onFreePort, serviceBackend, serviceHandle } from './service.ts';
 import type { Backend, ServerProcess, ServiceHandle } from './service.ts';
 
 export const REPO_ROOT = realpathSync(fileURLToPath(new URL('../../', import.meta.url)));
@@ -88,39 +87,31 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const backend = options.backend ?? (await agentBackend());
   const main = typeof options.kind === 'string' ? AGENT_MAINS[options.kind] : options.kind.main;
   const name = `agent-${typeof options.kind === 'string' ? options.kind : 'custom'}`;
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'sentinel-agent-')));
-  const configFile = join(dir, 'config.json');
-  const writeConfig = (config: unknown): void => writeFileSync(configFile, JSON.stringify(config));
-  if (options.config !== undefined) writeConfig(options.config);
-  const configArgs = options.config !== undefined ? ['--config', configFile] : [];
-  const socket = options.transport === 'uds' ? join(dir, 'agent.sock') : null;
-  const launch = (port: number): Promise<ServerProcess> =>
-    launchServer(
-      {
-        name,
-        image: 'node',
-        argv: ['node', main, ...(socket !== null ? ['--socket', socket] : ['--grpc', `127.0.0.1:${port}`]), ...configArgs, ...(options.args ?? [])],
-        localProgram: process.execPath,
-        mounts: [{ path: REPO_ROOT, readOnly: true }, { path: dir }],
-        ...(options.env !== undefined ? { env: options.env } : {}),
-        probe: () => canConnect(socket !== null ? { path: socket } : { host: '127.0.0.1', port }),
-        readyTimeoutMs: 30_000,
-      },
-      backend,
-    );
-  let server: ServerProcess;
-  let port = 0;
-  try {
-    if (socket !== null) server = await launch(0);
-    else ({ port, value: server } = await onFreePort(launch));
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-  const dispose = async (): Promise<void> => {
-    await server.remove();
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const { server, port, socket, writeConfig, dir, dispose } = await launchInTempDir('sentinel-agent-', async (d) => {
+    const configFile = join(d, 'config.json');
+    const write = (config: unknown): void => writeFileSync(configFile, JSON.stringify(config));
+    if (options.config !== undefined) write(options.config);
+    const configArgs = options.config !== undefined ? ['--config', configFile] : [];
+    const sock = options.transport === 'uds' ? join(d, 'agent.sock') : null;
+    const launch = (p: number): Promise<ServerProcess> =>
+      launchServer(
+        {
+          name,
+          image: 'node',
+          argv: ['node', main, ...(sock !== null ? ['--socket', sock] : ['--grpc', `127.0.0.1:${p}`]), ...configArgs, ...(options.args ?? [])],
+          localProgram: process.execPath,
+          mounts: [{ path: REPO_ROOT, readOnly: true }, { path: d }],
+          ...(options.env !== undefined ? { env: options.env } : {}),
+          probe: () => canConnect(sock !== null ? { path: sock } : { host: '127.0.0.1', port: p }),
+          readyTimeoutMs: 30_000,
+        },
+        backend,
+      );
+    const common = { socket: sock, writeConfig: write };
+    if (sock !== null) return { ...common, server: await launch(0), port: 0 };
+    const { port: p, value } = await onFreePort(launch);
+    return { ...common, server: value, port: p };
+  });
   const base = serviceHandle(server, port, dispose);
   return {
     ...base,

@@ -8,12 +8,11 @@
 // the way to exercise timeouts rather than refusals.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
-import { launchServer, onFreePort, serviceBackend, serviceHandle } from './service.ts';
-import type { Backend, ServerProcess, ServiceHandle } from './service.ts';
+import { launchInTempDir, launchServer, onFreePort, serviceBackend, serviceHandle } from './service.ts';
+import type { Backend, ServiceHandle } from './service.ts';
 
 export interface MariaDbHandle extends ServiceHandle {
   /** `mysql://root@127.0.0.1:<port>/<database>` */
@@ -70,41 +69,30 @@ const SERVER_ARGS = ['--bind-address=127.0.0.1', '--skip-name-resolve', '--skip-
 export async function startMariaDb(options: { database?: string; initSql?: string; backend?: Backend } = {}): Promise<MariaDbHandle> {
   const backend = options.backend ?? (await mariaDbBackend());
   const database = options.database ?? 'sentinel';
-  const dir = mkdtempSync(join(tmpdir(), 'sentinel-mariadb-'));
-  let argvFor: (port: number) => string[];
-  let localProgram = 'mariadbd';
-  if (backend === 'container') {
-    argvFor = (port) => ['mariadbd', '--no-defaults', '--user=root', '--datadir=/var/lib/mysql', '--socket=/run/mysqld/mysqld.sock', '--pid-file=/run/mysqld/mysqld.pid', `--port=${port}`, ...SERVER_ARGS];
-  } else {
-    const bins = mariaDbBinaries();
-    if (bins === null) {
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error('mariadbd / mariadb-install-db not found: apt-get install -y mariadb-server (see .ci/run)');
+  const { server, port, dispose: destroy } = await launchInTempDir('sentinel-mariadb-', async (dir) => {
+    let argvFor: (port: number) => string[];
+    let localProgram = 'mariadbd';
+    if (backend === 'container') {
+      argvFor = (p) => ['mariadbd', '--no-defaults', '--user=root', '--datadir=/var/lib/mysql', '--socket=/run/mysqld/mysqld.sock', '--pid-file=/run/mysqld/mysqld.pid', `--port=${p}`, ...SERVER_ARGS];
+    } else {
+      const bins = mariaDbBinaries();
+      if (bins === null) throw new Error('mariadbd / mariadb-install-db not found: apt-get install -y mariadb-server (see .ci/run)');
+      const dataDir = join(dir, 'data');
+      const userArgs = typeof process.getuid === 'function' && process.getuid() === 0 ? ['--user=root'] : [];
+      const install = spawnSync(
+        bins.installDb,
+        ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--innodb-log-file-size=4M', ...userArgs],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      if (install.status !== 0) throw new Error(`mariadb-install-db failed (${install.status}): ${install.stderr}`);
+      localProgram = bins.server;
+      argvFor = (p) => [bins.server, '--no-defaults', `--datadir=${dataDir}`, `--socket=${join(dir, 's')}`, `--pid-file=${join(dir, 'pid')}`, `--port=${p}`, ...SERVER_ARGS, ...userArgs];
     }
-    const dataDir = join(dir, 'data');
-    const userArgs = typeof process.getuid === 'function' && process.getuid() === 0 ? ['--user=root'] : [];
-    const install = spawnSync(
-      bins.installDb,
-      ['--no-defaults', `--datadir=${dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--innodb-log-file-size=4M', ...userArgs],
-      { encoding: 'utf8', timeout: 60_000 },
+    const { port: p, value } = await onFreePort((candidate) =>
+      launchServer({ name: 'mariadb', image: 'mariadb', argv: argvFor(candidate), localProgram, probe: () => answers(candidate), readyTimeoutMs: 60_000, stopGraceMs: 20_000 }, backend),
     );
-    if (install.status !== 0) {
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`mariadb-install-db failed (${install.status}): ${install.stderr}`);
-    }
-    localProgram = bins.server;
-    argvFor = (port) => [bins.server, '--no-defaults', `--datadir=${dataDir}`, `--socket=${join(dir, 's')}`, `--pid-file=${join(dir, 'pid')}`, `--port=${port}`, ...SERVER_ARGS, ...userArgs];
-  }
-  let server: ServerProcess;
-  let port: number;
-  try {
-    ({ port, value: server } = await onFreePort((p) =>
-      launchServer({ name: 'mariadb', image: 'mariadb', argv: argvFor(p), localProgram, probe: () => answers(p), readyTimeoutMs: 60_000, stopGraceMs: 20_000 }, backend),
-    ));
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+    return { server: value, port: p };
+  });
   const query = async (sql: string, params: readonly unknown[], db: string | null): Promise<unknown> => {
     const c = await createConnection({ host: '127.0.0.1', port, user: 'root', ...(db === null ? {} : { database: db }), multipleStatements: true, connectTimeout: 5000 });
     try {
@@ -113,10 +101,6 @@ export async function startMariaDb(options: { database?: string; initSql?: strin
     } finally {
       await c.end().catch(() => {});
     }
-  };
-  const destroy = async (): Promise<void> => {
-    await server.remove();
-    rmSync(dir, { recursive: true, force: true });
   };
   try {
     await query(`CREATE DATABASE IF NOT EXISTS \`${database}\``, [], null);

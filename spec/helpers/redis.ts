@@ -7,11 +7,9 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort, launchServer, onFreePort, serviceBackend, serviceHandle } from './service.ts';
+import { freePort, launchInTempDir, launchServer, onFreePort, serviceBackend, serviceHandle } from './service.ts';
 import type { Backend, ServerProcess, ServiceHandle } from './service.ts';
 
 export { freePort };
@@ -158,19 +156,10 @@ export async function launchRedisServer(name: string, port: number, dir: string,
 
 export async function startRedis(extraArgs: readonly string[] = [], options: { backend?: Backend } = {}): Promise<RedisHandle> {
   const backend = options.backend ?? (await redisBackend());
-  const dir = mkdtempSync(join(tmpdir(), 'sentinel-redis-'));
-  let server: ServerProcess;
-  let port: number;
-  try {
-    ({ port, value: server } = await onFreePort((p) => launchRedisServer('redis', p, dir, extraArgs, backend)));
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-  const dispose = async (): Promise<void> => {
-    await server.remove();
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const { port, server, dir, dispose } = await launchInTempDir('sentinel-redis-', async (d) => {
+    const { port: p, value } = await onFreePort((candidate) => launchRedisServer('redis', candidate, d, extraArgs, backend));
+    return { port: p, server: value };
+  });
   return {
     ...serviceHandle(server, port, dispose),
     url: `redis://127.0.0.1:${port}`,

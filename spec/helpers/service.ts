@@ -17,8 +17,11 @@
 // Bind mounts use the same path inside and outside, so file and socket paths are the same too.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { WaitStrategy } from 'testcontainers';
 
@@ -483,6 +486,26 @@ export async function onFreePort<T>(launch: (port: number) => Promise<T>, attemp
       if (attempt >= attempts) throw error;
     }
   }
+}
+
+/**
+ * Makes a temp dir and runs `launch` in it; if launch fails the dir is removed. dispose() removes the
+ * server (container or process), then the dir.
+ */
+export async function launchInTempDir<T extends { server: ServerProcess }>(prefix: string, launch: (dir: string) => Promise<T>): Promise<T & { dir: string; dispose: () => Promise<void> }> {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+  let launched: T;
+  try {
+    launched = await launch(dir);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const dispose = async (): Promise<void> => {
+    await launched.server.remove();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { ...launched, dir, dispose };
 }
 
 /** Wraps a ServerProcess into the generic handle. */
