@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseChaosArgs, UsageError } from '../../chaos/lib/cli.ts';
+import { createToxiproxyServer } from '../../chaos/toxiproxy/server.ts';
 import { collectScenarios, loadScenarios, selectScenarios, SelectionError } from '../../chaos/lib/registry.ts';
 import { exitCode, observedText, runScenario, runScenarios } from '../../chaos/lib/runner.ts';
 import type { ScenarioResult } from '../../chaos/lib/runner.ts';
@@ -245,9 +246,9 @@ describe('results table', () => {
 });
 
 describe('npm run chaos (CLI, fixture scenarios)', () => {
-  const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+  const run = (args: string[], toxiproxyUrl = ''): Promise<{ code: number | null; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
-      const child = spawn(process.execPath, [join(ROOT, 'chaos/run.ts'), '--scenarios-dir', FIXTURES, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TOXIPROXY_URL: '' } });
+      const child = spawn(process.execPath, [join(ROOT, 'chaos/run.ts'), '--scenarios-dir', FIXTURES, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TOXIPROXY_URL: toxiproxyUrl } });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -283,6 +284,20 @@ describe('npm run chaos (CLI, fixture scenarios)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('TOXIPROXY_URL: drives that Toxiproxy (it must answer) instead of starting one', async () => {
+    const external = await createToxiproxyServer({ host: '127.0.0.1', port: 0 });
+    try {
+      const r = await run(['--scenario', 'fixture-pass'], external.url);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain(`Toxiproxy at TOXIPROXY_URL: ${external.url}`);
+    } finally {
+      await external.close();
+    }
+    const dead = await run(['--scenario', 'fixture-pass'], external.url);
+    expect(dead.code).toBe(1);
+    expect(dead.stderr).toContain(`chaos: Toxiproxy at ${external.url} does not answer`);
   });
 
   it('--ci runs only the CI subset', async () => {
