@@ -161,6 +161,8 @@ export interface ConfigOptions {
   readonly routes?: string;
   /** Extra upstreams (KDL). */
   readonly upstreams?: string;
+  /** Extra children of upstream "app", e.g. `retry-policy { max-attempts 3 }`. */
+  readonly app?: string;
 }
 
 /** A Sentinel config for drills: listener "main" on 127.0.0.1:0, route "app" → upstream "app", metrics on. */
@@ -176,6 +178,7 @@ routes {
 upstreams {
   upstream "app" {
     ${o.targets.map((t) => `target "${t}"`).join('\n    ')}
+    ${o.app ?? ''}
     timeouts { connect-secs ${t.connectSecs}; headers-secs ${t.headersSecs}; read-secs ${t.readSecs}; request-secs ${t.requestSecs} }
   }
   ${o.upstreams ?? ''}
