@@ -107,7 +107,13 @@ describe('loadConfigText: valid configs', () => {
       agents: [],
       observability: {
         metrics: { enabled: false, host: '127.0.0.1', port: 9191, path: '/m' },
-        logging: { level: 'debug', accessLog: { enabled: true, destination: '/var/log/sentinel/access.log' } },
+        logging: {
+          level: 'debug',
+          accessLog: { enabled: true, destination: '/var/log/sentinel/access.log', format: 'json', sampleRate: 1, bufferBytes: 0 },
+          errorLog: { enabled: false, destination: 'stderr', level: 'warn', bufferBytes: 0 },
+          auditLog: { enabled: true, destination: null, bufferBytes: 0 },
+        },
+        tracing: null,
       },
       files: ['full.kdl'],
     };
@@ -130,7 +136,13 @@ upstreams { upstream "u" { target "127.0.0.1:2" } }`);
     });
     expect(config?.observability).toEqual({
       metrics: { enabled: true, host: '127.0.0.1', port: 9090, path: '/metrics' },
-      logging: { level: 'info', accessLog: { enabled: true, destination: 'stdout' } },
+      logging: {
+        level: 'info',
+        accessLog: { enabled: true, destination: 'stdout', format: 'json', sampleRate: 1, bufferBytes: 0 },
+        errorLog: { enabled: false, destination: 'stderr', level: 'warn', bufferBytes: 0 },
+        auditLog: { enabled: true, destination: null, bufferBytes: 0 },
+      },
+      tracing: null,
     });
   });
 
@@ -211,7 +223,7 @@ describe('loadConfigText: diagnostics', () => {
     expect(only(`${MINIMAL}waf { }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 1 });
     expect(only(MINIMAL.replace('address "127.0.0.1:0"', 'address "127.0.0.1:0"; protocol "h2"'))).toMatchObject({ code: 'not-implemented', line: 1, column: 63 });
     expect(only(MINIMAL.replace('builtin-handler "status"', 'builtin-handler "status"; websocket #true'))).toMatchObject({ code: 'not-implemented', line: 2, column: 77 });
-    expect(only(`${MINIMAL}observability { tracing { } }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 17 });
+    expect(only(`${MINIMAL}observability { tracing { backend "zipkin" { endpoint "http://127.0.0.1:9411" } } }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 35 });
     expect(only(`${MINIMAL}observability { logging { format "combined" } }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 34 });
     const lb = load(`${MINIMAL}routes { route "u" { matches { path "/u" }; upstream "b" } }\nupstreams { upstream "b" { target "127.0.0.1:1"; load-balancing "Locality-Aware"; connection-pool { max-idle 4 } } }`);
     expect(lb.diagnostics.map((d) => `${d.code}@${d.line}:${d.column}`)).toEqual(['not-implemented@4:65', 'not-implemented@4:101']);

@@ -16,7 +16,7 @@ import type { ReloadReport } from '../admin/admin-server.ts';
 import { watchConfigFiles } from '../runtime/watch.ts';
 import type { ConfigWatcher } from '../runtime/watch.ts';
 import { listen } from '../server/http-listener.ts';
-import { createLogger } from '../observability/log.ts';
+import { Logs } from '../observability/log.ts';
 import { startProxy } from '../server/proxy-server.ts';
 
 const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -56,8 +56,8 @@ async function load(path: string | null): Promise<{ result: LoadResult; source: 
 async function main(): Promise<number> {
   // A multi-worker child: it gets its config from the primary over IPC.
   if (cluster.isWorker) {
-    const logger = createLogger((process.env.SENTINEL_LOG_LEVEL as LogLevel | undefined) ?? 'info');
-    return runWorker({ version: VERSION, logger });
+    const logs = new Logs((process.env.SENTINEL_LOG_LEVEL as LogLevel | undefined) ?? 'info');
+    return runWorker({ version: VERSION, logs });
   }
   const args = parseArgs(process.argv.slice(2));
   if (typeof args === 'string') {
@@ -85,7 +85,8 @@ async function main(): Promise<number> {
   }
   if (result.diagnostics.length > 0) process.stderr.write(formatDiagnostics(result.diagnostics) + '\n');
   const config = result.config;
-  const logger = createLogger(config.observability.logging.level);
+  const logs = new Logs(config.observability.logging.level);
+  const logger = logs.logger;
   const hash = configHash(config);
   const multi = workerCount(config) !== 1;
   if (multi) process.env.SENTINEL_LOG_LEVEL = config.observability.logging.level;
@@ -95,19 +96,24 @@ async function main(): Promise<number> {
     readonly generation: number;
     reload(c: Config, h: string): Promise<ReloadOutcome>;
     rejected(): void;
+    /** SIGUSR1: the workers reopen their log files too. */
+    reopenLogs(): void;
     shutdown(): Promise<unknown>;
     kill(): void;
   };
   try {
     if (multi) {
       logger.info({ version: VERSION, config: source, config_hash: hash, pid: process.pid, workers: workerCount(config) }, 'sentinel primary starting');
+      // The primary's own records (worker deaths, reloads) go to the error log too.
+      logs.configure(config.observability.logging.level, config.observability.logging.errorLog);
       target = await startPrimary({ config, hash, logger });
     } else {
-      const proxy = await startProxy({ config, configHash: hash, version: VERSION, logger });
+      const proxy = await startProxy({ config, configHash: hash, version: VERSION, logger, logs });
       target = {
         get generation() { return proxy.generation; },
         reload: (c, h) => proxy.reload(c, h),
         rejected: () => proxy.metrics.reloaded('rejected'),
+        reopenLogs: () => undefined,
         shutdown: () => proxy.shutdown(),
         kill: () => undefined,
       };
@@ -153,6 +159,12 @@ async function main(): Promise<number> {
   };
   const onHup = () => { void reload('SIGHUP'); };
   process.on('SIGHUP', onHup);
+  // logrotate: rename the files, then SIGUSR1; every log file is reopened (workers included).
+  // A listener also keeps Node from starting its inspector on SIGUSR1.
+  process.on('SIGUSR1', () => {
+    logs.reopen();
+    target.reopenLogs();
+  });
 
   const watcher: ConfigWatcher | null = config.system.autoReload && path !== null
     ? watchConfigFiles(files, () => { void reload('file-watch'); }, { debounceMs: 250, pollIntervalMs: 1000 })

@@ -391,6 +391,51 @@ export interface AgentConfig {
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
+/** Access-log line format: one JSON object, or Apache "combined" with Sentinel's fields appended. */
+export type AccessLogFormat = 'json' | 'combined';
+
+/**
+ * A log destination: `stdout`, `stderr` or a file path. Files are opened for append (the parent
+ * directory is created) and reopened on SIGUSR1 (logrotate); stdout and stderr are left alone.
+ */
+export type LogDestination = string;
+
+export interface AccessLogConfig {
+  readonly enabled: boolean;
+  readonly destination: LogDestination;
+  /** Reloadable. */
+  readonly format: AccessLogFormat;
+  /** Share of successful requests logged, 0–1 (reloadable). Errors (status >= 500 or an error code) are always logged. */
+  readonly sampleRate: number;
+  /** Bytes collected before a write (0 = write as soon as the previous write is done). */
+  readonly bufferBytes: number;
+}
+
+export interface ErrorLogConfig {
+  readonly enabled: boolean;
+  readonly destination: LogDestination;
+  /** Process-log records at or above it are copied here, and failed requests are logged at `error` (5xx) or `info` (reloadable). */
+  readonly level: LogLevel;
+  readonly bufferBytes: number;
+}
+
+export interface AuditLogConfig {
+  readonly enabled: boolean;
+  /** null: the process log (stderr), records marked `"audit":true`. */
+  readonly destination: LogDestination | null;
+  readonly bufferBytes: number;
+}
+
+/** `observability { tracing { … } }`: OpenTelemetry spans exported over OTLP/HTTP (protobuf). */
+export interface TracingConfig {
+  readonly backend: 'otlp';
+  /** Full URL of the OTLP/HTTP traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces`. */
+  readonly endpoint: string;
+  /** Share of new traces sampled, 0–1 (reloadable); a caller's sampled flag is honoured (parent-based). */
+  readonly samplingRate: number;
+  readonly serviceName: string;
+}
+
 export interface ObservabilityConfig {
   readonly metrics: {
     readonly enabled: boolean;
@@ -400,12 +445,12 @@ export interface ObservabilityConfig {
   };
   readonly logging: {
     readonly level: LogLevel;
-    readonly accessLog: {
-      readonly enabled: boolean;
-      /** `stdout`, `stderr` or a file path. */
-      readonly destination: string;
-    };
+    readonly accessLog: AccessLogConfig;
+    readonly errorLog: ErrorLogConfig;
+    readonly auditLog: AuditLogConfig;
   };
+  /** null: tracing off (no OpenTelemetry code is loaded). */
+  readonly tracing: TracingConfig | null;
 }
 
 /** The admin listener: POST /reload and GET /status. Off by default; unauthenticated, so loopback only. */

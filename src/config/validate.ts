@@ -23,7 +23,7 @@ import { readFilter } from './schema/filters.ts';
 import type { FilterAcc } from './schema/filters.ts';
 import { readAgent } from './schema/agents.ts';
 import type { AgentAcc } from './schema/agents.ts';
-import { readObservability } from './schema/observability.ts';
+import { defaultObsAcc, readObservability } from './schema/observability.ts';
 import type { ObsAcc } from './schema/observability.ts';
 import { readAdmin } from './schema/admin.ts';
 import type { AdminAcc } from './schema/admin.ts';
@@ -62,12 +62,7 @@ function createAcc(): Acc {
   return {
     system: { autoReload: false, workerThreads: 1, maxConnections: 10_000, gracefulShutdownTimeoutMs: 30_000, traceIdFormat: 'uuid' },
     admin: { enabled: false, host: '127.0.0.1', port: 9901, node: undefined },
-    obs: {
-      metrics: { enabled: true, host: '127.0.0.1', port: 9090, path: '/metrics' },
-      metricsAddressNode: undefined,
-      level: 'info',
-      accessLog: { enabled: true, destination: 'stdout' },
-    },
+    obs: defaultObsAcc(),
     listeners: [],
     routes: [],
     upstreams: [],
@@ -220,7 +215,8 @@ function assemble(acc: Acc, files: readonly string[]): Config {
     agents: acc.agents.map((a) => a.config),
     observability: {
       metrics: { ...obs.metrics },
-      logging: { level: obs.level, accessLog: { ...obs.accessLog } },
+      logging: { level: obs.level, accessLog: { ...obs.accessLog }, errorLog: { ...obs.errorLog }, auditLog: { ...obs.auditLog } },
+      tracing: obs.tracing === null ? null : { ...obs.tracing },
     },
     admin: { enabled: admin.enabled, host: admin.host, port: admin.port },
     files: [...files],

@@ -1,7 +1,9 @@
 // The audit log: one JSON record for every security decision Sentinel makes — an agent's block,
 // a rate-limit rejection, a limit that triggered, a request refused as malformed or smuggled.
-// Records go to the process log (stderr) with `"audit":true`, so they are never lost even when
-// the access log is off; issue 10 adds a dedicated destination.
+// Records are JSON lines with `"audit":true` and `"msg":"audit"`: on the process log's stderr by
+// default (whatever the log level), or in their own file with `audit-log { file "…" }`
+// (reopened on SIGUSR1 like every log file). Each record is also counted in
+// sentinel_audit_events_total{component,action}.
 import type { Logger } from './log.ts';
 
 export interface AuditEvent {
@@ -30,13 +32,17 @@ export interface AuditLog {
   record(event: AuditEvent): void;
 }
 
-/** Audit records on the process logger. Never throws: an audit write must not fail a request. */
-export function createAuditLog(logger: Logger): AuditLog {
+/**
+ * Audit records on `logger` (null: `audit-log { enabled #false }`, counted but not written).
+ * `onRecord` counts each one. Never throws: an audit write must not fail a request.
+ */
+export function createAuditLog(logger: Logger | null, onRecord: ((component: string, action: string) => void) | null): AuditLog {
   return {
     record(event) {
       try {
-        logger.warn({ audit: true, ...event }, 'audit');
-      } catch { /* the process log is gone: nothing better to do */ }
+        onRecord?.(event.component, event.action);
+        logger?.warn({ audit: true, ...event }, 'audit');
+      } catch { /* the log is gone: nothing better to do */ }
     },
   };
 }

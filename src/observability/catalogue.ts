@@ -9,6 +9,7 @@ import { AGENT_METRICS } from './catalogue/agents.ts';
 import { RATELIMIT_METRICS } from './catalogue/ratelimit.ts';
 import { SERVER_METRICS } from './catalogue/server.ts';
 import { DEPLOYMENT_METRICS } from './catalogue/deployments.ts';
+import { OBSERVABILITY_METRICS } from './catalogue/observability.ts';
 import type { MetricSpec } from './catalogue/spec.ts';
 
 export type { MetricSpec, MetricType } from './catalogue/spec.ts';
@@ -21,6 +22,7 @@ export const CATALOGUE = {
   ...AGENT_METRICS,
   ...RATELIMIT_METRICS,
   ...DEPLOYMENT_METRICS,
+  ...OBSERVABILITY_METRICS,
 } as const satisfies Record<string, MetricSpec>;
 
 /** prom-client's default process collectors are registered under this prefix… */

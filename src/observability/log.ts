@@ -1,21 +1,64 @@
-// Structured JSON logs (pino). The access log is a separate logger so it can go to its own
-// destination and be turned off without touching the error log.
+// Logs: the process log (lifecycle, config diagnostics, errors; JSON on stderr), the access log
+// (one line per request, JSON or Apache combined, sampled), the error log (a copy of the process
+// log's serious records plus one record per failed request) and the audit log (audit.ts). Each
+// writes to a destination of log-destinations.ts; `Logs` owns them for the whole process and
+// reopens the files on SIGUSR1.
+import type { IncomingMessage } from 'node:http';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import type { LogLevel } from '../config/types.ts';
+import type { AccessLogConfig, AccessLogFormat, AuditLogConfig, ErrorLogConfig, LogLevel } from '../config/types.ts';
+import { LogDestinations, isStdio } from './log-destinations.ts';
+import type { LogDestination } from './log-destinations.ts';
+import { createAuditLog } from './audit.ts';
+import type { AuditLog } from './audit.ts';
 
 export type { Logger };
 
-function destinationFor(destination: string) {
-  if (destination === 'stdout') return pino.destination({ dest: 1, sync: false });
-  if (destination === 'stderr') return pino.destination({ dest: 2, sync: false });
-  return pino.destination({ dest: destination, sync: false, mkdir: true });
+const LEVEL_VALUES: Readonly<Record<LogLevel, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+/** Which log a record belongs to, for the dropped-records counter. */
+export type LogKind = 'access' | 'error' | 'audit';
+
+// ---- process log ------------------------------------------------------------------------------
+
+/**
+ * The process logger's stream: every record at or above the process level goes to stderr
+ * (synchronously, so lifecycle lines are never lost on exit), and a copy of each record at or
+ * above the error-log level to the error log's destination.
+ */
+class ProcessLogStream {
+  readonly [pino.symbols.needsMetadataGsym] = true;
+  /** Set by pino before each write. */
+  lastLevel = 0;
+  stderrLevel: number;
+  errorLevel = Infinity;
+  /** The error log's destination for copies; null when there is none or it is stderr itself. */
+  errorDest: LogDestination | null = null;
+  /** The error log is stderr: a record goes there once, if either level wants it. */
+  errorOnStderr = false;
+  onErrorDrop: (() => void) | null = null;
+  readonly stderr = pino.destination({ dest: 2, sync: true });
+
+  constructor(level: LogLevel) {
+    this.stderrLevel = LEVEL_VALUES[level];
+  }
+
+  write(line: string): void {
+    const level = this.lastLevel;
+    if (level >= this.stderrLevel) this.stderr.write(line);
+    else if (this.errorOnStderr && level >= this.errorLevel) this.stderr.write(line);
+    if (level >= this.errorLevel && this.errorDest !== null && !this.errorDest.write(line)) this.onErrorDrop?.();
+  }
+
+  /** The logger must let through what either side wants. */
+  minLevel(): LogLevel {
+    const min = Math.min(this.stderrLevel, this.errorLevel);
+    const found = (Object.keys(LEVEL_VALUES) as LogLevel[]).find((k) => LEVEL_VALUES[k] === min);
+    return found ?? 'silent';
+  }
 }
 
-/** The process log: lifecycle, config diagnostics, errors. Always JSON on stderr. */
-export function createLogger(level: LogLevel): Logger {
-  return pino({ level, base: { svc: 'sentinel' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
-}
+// ---- access log -------------------------------------------------------------------------------
 
 export interface AccessRecord {
   readonly request_id: string;
@@ -23,6 +66,7 @@ export interface AccessRecord {
   readonly listener: string;
   readonly client_ip: string;
   readonly method: string;
+  /** Path as routed, without the query string (queries often carry tokens). */
   readonly path: string;
   readonly host: string;
   readonly route: string;
@@ -36,21 +80,232 @@ export interface AccessRecord {
   readonly bytes_out: number;
   readonly duration_ms: number;
   readonly upstream_ms: number;
+  /** Time spent waiting for external agents. */
+  readonly agents_ms: number;
 }
 
-export interface AccessLog {
-  write(record: AccessRecord): void;
-  flush(): void;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
+const UNSAFE_RE = /["\\\x00-\x1f\x7f-\uffff]/;
+
+/** Apache's escaping for quoted log fields: `"` and `\` backslashed, other bytes outside printable ASCII as \xhh. */
+export function escapeLogField(s: string): string {
+  if (!UNSAFE_RE.test(s)) return s;
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    if (b === 0x22) out += '\\"';
+    else if (b === 0x5c) out += '\\\\';
+    else if (b < 0x20 || b >= 0x7f) out += `\\x${b.toString(16).padStart(2, '0')}`;
+    else out += String.fromCharCode(b);
+  }
+  return out;
 }
 
-export function createAccessLog(destination: string): AccessLog {
-  const dest = destinationFor(destination);
-  const logger = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, dest);
-  return {
-    write(record) { logger.info(record, 'access'); },
-    // Called on shutdown, right before exit: write what is buffered now, synchronously.
-    flush() {
-      try { dest.flushSync(); } catch { /* nothing buffered, or the destination is gone */ }
-    },
-  };
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
 }
+
+/** `[10/Oct/2000:13:55:36 +0000]` in UTC, as in Apache's %t. */
+export function clfTime(ms: number): string {
+  const d = new Date(ms);
+  return `[${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000]`;
+}
+
+/**
+ * One combined-format line: Apache's `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"`
+ * followed by Sentinel's fields as key=value pairs (ids never contain spaces).
+ */
+/** Extra fields a route handler adds (`ex.logFields`); a name of a standard field is ignored. */
+export type ExtraLogFields = Readonly<Record<string, string | number>> | null;
+
+const STANDARD_FIELDS: ReadonlySet<string> = new Set(['level', 'time', 'msg', 'request_id', 'trace_id', 'listener', 'client_ip', 'method', 'path', 'host',
+  'route', 'upstream', 'target', 'attempts', 'status', 'error_code', 'bytes_in', 'bytes_out', 'duration_ms', 'upstream_ms', 'agents_ms']);
+
+/** ` key=value` for each extra field (values escaped; spaces as \x20 so a field stays one token). */
+function extraCombined(extra: ExtraLogFields): string {
+  if (extra === null) return '';
+  let out = '';
+  for (const k of Object.keys(extra)) if (!STANDARD_FIELDS.has(k)) out += ` ${escapeLogField(k)}=${escapeLogField(String(extra[k])).replaceAll(' ', '\\x20')}`;
+  return out;
+}
+
+export function formatCombined(r: AccessRecord, req: IncomingMessage, nowMs: number, extra: ExtraLogFields = null): string {
+  const referer = req.headers.referer;
+  const agent = req.headers['user-agent'];
+  return `${r.client_ip === '' ? '-' : r.client_ip} - - ${clfTime(nowMs)} "${escapeLogField(r.method)} ${escapeLogField(r.path)} HTTP/${req.httpVersion}" ${r.status} ${r.bytes_out === 0 ? '-' : r.bytes_out}`
+    + ` "${referer === undefined ? '-' : escapeLogField(referer)}" "${agent === undefined ? '-' : escapeLogField(agent)}"`
+    + ` request_id=${escapeLogField(r.request_id)} trace_id=${r.trace_id} route=${escapeLogField(r.route)} upstream=${escapeLogField(r.upstream)} target=${escapeLogField(r.target)}`
+    + ` attempts=${r.attempts} error=${r.error_code ?? '-'} duration_ms=${r.duration_ms} upstream_ms=${r.upstream_ms} agents_ms=${r.agents_ms}${extraCombined(extra)}\n`;
+}
+
+export class AccessLog {
+  format: AccessLogFormat;
+  /** Share of successful requests logged; errors always are. */
+  sampleRate: number;
+  private readonly dest: LogDestination;
+  private readonly json: Logger;
+  onDrop: (() => void) | null = null;
+
+  constructor(dest: LogDestination, cfg: AccessLogConfig) {
+    this.dest = dest;
+    this.format = cfg.format;
+    this.sampleRate = cfg.sampleRate;
+    const sink = { write: (line: string) => { if (!this.dest.write(line)) this.onDrop?.(); } };
+    this.json = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, sink);
+  }
+
+  /** The reloadable settings. */
+  configure(cfg: AccessLogConfig): void {
+    this.format = cfg.format;
+    this.sampleRate = cfg.sampleRate;
+  }
+
+  /** Whether a request that ended without an error is logged (decided before the record is built). */
+  sampled(): boolean {
+    const rate = this.sampleRate;
+    return rate >= 1 || (rate > 0 && Math.random() < rate);
+  }
+
+  /** `extra`: fields a route handler added (deployments: deployment and instance ids). */
+  write(record: AccessRecord, req: IncomingMessage, extra: ExtraLogFields = null): void {
+    if (this.format === 'json') this.json.info(extra === null ? record : { ...extra, ...record }, 'access');
+    else if (!this.dest.write(formatCombined(record, req, Date.now(), extra))) this.onDrop?.();
+  }
+}
+
+// ---- error log --------------------------------------------------------------------------------
+
+export interface RequestFailure {
+  readonly request_id: string;
+  readonly trace_id: string;
+  readonly listener: string;
+  readonly route: string;
+  readonly upstream: string;
+  readonly target: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly error_code: string;
+  readonly attempts: number;
+  readonly duration_ms: number;
+}
+
+/** Failed requests, one record each: `error` for a 5xx, `info` otherwise (client errors, 499). */
+export class ErrorLog {
+  private readonly logger: Logger;
+  private threshold: number;
+
+  constructor(dest: LogDestination, level: LogLevel, onDrop: () => void) {
+    const sink = { write: (line: string) => { if (!dest.write(line)) onDrop(); } };
+    this.logger = pino({ level, base: { svc: 'sentinel' }, timestamp: pino.stdTimeFunctions.isoTime }, sink);
+    this.threshold = LEVEL_VALUES[level];
+  }
+
+  setLevel(level: LogLevel): void {
+    this.logger.level = level;
+    this.threshold = LEVEL_VALUES[level];
+  }
+
+  /** Whether a failure with this status would be written (checked before the record is built). */
+  wants(status: number): boolean {
+    return (status >= 500 ? 50 : 30) >= this.threshold;
+  }
+
+  request(f: RequestFailure): void {
+    if (f.status >= 500) this.logger.error(f, 'request failed');
+    else this.logger.info(f, 'request failed');
+  }
+}
+
+// ---- the process's logs -----------------------------------------------------------------------
+
+export interface LogCounters {
+  dropped(log: LogKind): void;
+}
+
+/**
+ * Every log of one process. Created once (main.ts) with the process log on stderr; `configure`
+ * attaches the error log at start and applies the reloadable levels afterwards.
+ */
+export class Logs {
+  readonly destinations = new LogDestinations();
+  readonly logger: Logger;
+  private readonly stream: ProcessLogStream;
+  private errorLog: ErrorLog | null = null;
+  private errorLogConfigured = false;
+  counters: LogCounters | null = null;
+
+  constructor(level: LogLevel) {
+    this.stream = new ProcessLogStream(level);
+    this.logger = pino({ level, base: { svc: 'sentinel' }, timestamp: pino.stdTimeFunctions.isoTime }, this.stream);
+    this.stream.onErrorDrop = () => this.counters?.dropped('error');
+    this.destinations.onError = (target, err) => {
+      // Straight to stderr: the failing destination may be the error log itself.
+      this.logger.warn({ destination: target, error: err.message, code: (err as NodeJS.ErrnoException).code }, 'log destination failed');
+    };
+  }
+
+  /**
+   * Applies the process-level settings: the process log level (reloadable), and the error log
+   * (its destination is opened on the first call; later calls change its level only).
+   */
+  configure(level: LogLevel, errorLog: ErrorLogConfig): void {
+    this.stream.stderrLevel = LEVEL_VALUES[level];
+    if (!this.errorLogConfigured) {
+      this.errorLogConfigured = true;
+      if (errorLog.enabled) {
+        const dest = this.destinations.get(errorLog.destination, errorLog.bufferBytes);
+        if (errorLog.destination === 'stderr') this.stream.errorOnStderr = true;
+        else this.stream.errorDest = dest;
+        this.errorLog = new ErrorLog(dest, errorLog.level, () => this.counters?.dropped('error'));
+      }
+    }
+    if (this.errorLog !== null) {
+      this.errorLog.setLevel(errorLog.level);
+      this.stream.errorLevel = LEVEL_VALUES[errorLog.level];
+    }
+    this.logger.level = this.stream.minLevel();
+  }
+
+  /** The error log's request records, or null when there is no error log. */
+  get requestErrors(): ErrorLog | null {
+    return this.errorLog;
+  }
+
+  openAccessLog(cfg: AccessLogConfig): AccessLog | null {
+    if (!cfg.enabled) return null;
+    const log = new AccessLog(this.destinations.get(cfg.destination, cfg.bufferBytes), cfg);
+    log.onDrop = () => this.counters?.dropped('access');
+    return log;
+  }
+
+  /** The audit log: its own destination, the process log (no `file`), or nothing (`enabled #false`). */
+  openAuditLog(cfg: AuditLogConfig, onRecord: ((component: string, action: string) => void) | null): AuditLog {
+    if (!cfg.enabled) return createAuditLog(null, onRecord);
+    const options = { base: { svc: 'sentinel' }, timestamp: pino.stdTimeFunctions.isoTime };
+    // On the process log's stderr, but whatever its level: an audit record is never filtered out.
+    if (cfg.destination === null) return createAuditLog(pino(options, this.stream.stderr), onRecord);
+    const dest = this.destinations.get(cfg.destination, cfg.bufferBytes);
+    const sink = { write: (line: string) => { if (!dest.write(line)) this.counters?.dropped('audit'); } };
+    return createAuditLog(pino(options, sink), onRecord);
+  }
+
+  /** SIGUSR1: reopens every log file (logrotate renamed them). */
+  reopen(): string[] {
+    const files = this.destinations.reopen();
+    this.logger.info({ files }, 'log files reopened');
+    return files;
+  }
+
+  /** Shutdown: writes what every destination holds, synchronously. */
+  flush(): void {
+    this.destinations.flushSync();
+  }
+}
+
+/** A process log on stderr without the rest (tools and tests). */
+export function createLogger(level: LogLevel): Logger {
+  return new Logs(level).logger;
+}
+
+export { isStdio };

@@ -57,6 +57,11 @@ export class Metrics {
   private readonly routes = new Map<string, RouteMetrics>();
   private readonly upstreamChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
   private readonly errorChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
+  private readonly logDropped: CounterT<string>;
+  private readonly auditEvents: CounterT<string>;
+  private readonly auditChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
+  /** Sampled spans: recorded, exported, failed (src/observability/otel.ts counts them). */
+  readonly tracingSpans: CounterT<string>;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -78,6 +83,9 @@ export class Metrics {
     this.generation = new Gauge({ name: c.configGeneration.name, help: c.configGeneration.help, registers: [registry], aggregator: c.configGeneration.aggregator });
     this.buildInfo = new Gauge({ name: c.buildInfo.name, help: c.buildInfo.help, labelNames: c.buildInfo.labels, registers: [registry], aggregator: c.buildInfo.aggregator });
     this.upstreams = new UpstreamMetrics(this);
+    this.logDropped = this.counter(c.logDropped);
+    this.auditEvents = this.counter(c.auditEvents);
+    this.tracingSpans = this.counter(c.tracingSpans);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PROCESS_METRICS_PREFIX });
   }
 
@@ -132,6 +140,22 @@ export class Metrics {
     if (child === undefined) {
       child = this.errors.labels(code);
       this.errorChildren.set(code, child);
+    }
+    child.inc();
+  }
+
+  /** A log record its destination could not take (LogCounters). */
+  dropped(log: 'access' | 'error' | 'audit'): void {
+    this.logDropped.labels(log).inc();
+  }
+
+  /** One audit record; component and action are constants from the code, so the labels stay bounded. */
+  audited(component: string, action: string): void {
+    const key = component + '\0' + action;
+    let child = this.auditChildren.get(key);
+    if (child === undefined) {
+      child = this.auditEvents.labels(component, action);
+      this.auditChildren.set(key, child);
     }
     child.inc();
   }

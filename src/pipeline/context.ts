@@ -2,7 +2,8 @@
 // requests; the fields that a reload may change are updated in place.
 import type { RuntimeState } from '../runtime/state.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { AccessLog } from '../observability/log.ts';
+import type { AccessLog, ErrorLog } from '../observability/log.ts';
+import type { Tracer } from '../observability/tracing.ts';
 import type { AuditLog } from '../observability/audit.ts';
 
 export interface ListenerContext {
@@ -11,7 +12,12 @@ export interface ListenerContext {
   readonly scheme: string;
   readonly state: RuntimeState;
   readonly metrics: Metrics;
+  /** null: `access-log { enabled #false }`. Its format and sample rate change in place on reload. */
   readonly accessLog: AccessLog | null;
+  /** Failed requests (one record each); null without `error-log`. */
+  readonly errorLog: ErrorLog | null;
+  /** null: tracing off (no OpenTelemetry code loaded); one null check per request. */
+  readonly tracer: Tracer | null;
   /** Every security decision (block, reject, limit triggered) is recorded here. */
   readonly audit: AuditLog;
   readonly version: string;

@@ -15,7 +15,8 @@ import type { HeaderCollector } from '../core/headers.ts';
 import { isAcceptableRequestId, newRequestId, newTraceparent, parseTraceparent } from '../core/ids.ts';
 import type { CompiledRoute, Snapshot } from '../compile/snapshot.ts';
 import type { RouteMetrics } from '../observability/metrics.ts';
-import type { AccessLog } from '../observability/log.ts';
+import type { AccessLog, ErrorLog } from '../observability/log.ts';
+import type { RequestSpan } from '../observability/tracing.ts';
 import type { AuditEvent } from '../observability/audit.ts';
 import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
 import type { ListenerContext } from './context.ts';
@@ -86,8 +87,17 @@ export class Exchange implements HeaderCollector {
   readonly res: ResWithExchange;
   readonly startNs: bigint;
   readonly requestId: string;
+  /**
+   * The W3C traceparent this proxy passes on (agents; upstream attempts send their own span's
+   * when tracing is on): with tracing, the request span's context; without, the caller's
+   * traceparent unchanged, or a new one.
+   */
   readonly traceparent: string;
   readonly traceId: string;
+  /** True when the caller's traceparent was valid and this request continues its trace (its tracestate goes on too). */
+  readonly traceContinued: boolean;
+  /** The request's server span, or null when tracing is off. */
+  readonly span: RequestSpan | null;
   /** Captured on arrival: Node detaches `req.socket` once the exchange is over. */
   readonly clientIp: string;
   readonly clientPort: number;
@@ -119,6 +129,8 @@ export class Exchange implements HeaderCollector {
   tried: TargetRuntime[] | null = null;
   upstreamStartNs = 0n;
   upstreamEndNs = 0n;
+  /** Milliseconds spent waiting for external agents (the agents phase adds to it); in the access log. */
+  agentsMs = 0;
 
   // ---- mutations asked for by filters (agents, rate limits) and route rules ----
   /** Applied to the upstream request head, after the proxy's own rewriting. */
@@ -148,8 +160,19 @@ export class Exchange implements HeaderCollector {
     this.requestId = typeof rid === 'string' && isAcceptableRequestId(rid) ? rid : newRequestId(snapshot.config.system.traceIdFormat);
     const tp = req.headers.traceparent;
     const parsed = typeof tp === 'string' ? parseTraceparent(tp) : null;
-    this.traceparent = parsed !== null ? (tp as string) : newTraceparent();
-    this.traceId = this.traceparent.slice(3, 35);
+    this.traceContinued = parsed !== null;
+    const tracer = ctx.tracer;
+    if (tracer !== null) {
+      const ts = req.headers.tracestate;
+      const span = tracer.startRequest(req, parsed, parsed !== null && typeof ts === 'string' ? ts : null, ctx.listenerId, this.requestId);
+      this.span = span;
+      this.traceparent = span.traceparent;
+      this.traceId = span.traceId;
+    } else {
+      this.span = null;
+      this.traceparent = parsed !== null ? (tp as string) : newTraceparent();
+      this.traceId = this.traceparent.slice(3, 35);
+    }
     this.res[kExchange] = this;
     res.on('close', onResponseClose);
   }
@@ -351,8 +374,10 @@ export class Exchange implements HeaderCollector {
       try { route.handler.complete(this, seconds); } catch (err) { process.emitWarning(`sentinel: route "${route.id}" completion failed: ${(err as Error).message}`); }
     }
     this.routeMetrics.done(this.req.method as string, this.status, seconds);
+    if (this.span !== null) this.endSpan(this.span);
     const log = ctx.accessLog;
-    if (log !== null) {
+    // Sampling is decided before the record is built; errors are always logged.
+    if (log !== null && (this.errorCode !== undefined || this.status >= 500 || log.sampled())) {
       // finalize never throws: a logging failure must not take the exchange (or the process) down.
       try {
         this.writeAccessLog(log, endNs, seconds);
@@ -360,11 +385,53 @@ export class Exchange implements HeaderCollector {
         process.emitWarning(`sentinel: access log write failed: ${(err as Error).message}`);
       }
     }
+    const errorLog = ctx.errorLog;
+    if (errorLog !== null && this.errorCode !== undefined && errorLog.wants(this.status)) {
+      try {
+        this.writeErrorLog(errorLog, this.errorCode, seconds);
+      } catch (err) {
+        process.emitWarning(`sentinel: error log write failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private endSpan(span: RequestSpan): void {
+    try {
+      span.end({
+        route: this.route?.id ?? '-',
+        status: this.status,
+        errorCode: this.errorCode,
+        upstream: this.upstream?.id,
+        target: this.target?.id,
+        attempts: this.attempts,
+        bytesIn: this.bytesIn,
+        bytesOut: this.bytesOut,
+      });
+    } catch (err) {
+      process.emitWarning(`sentinel: ending the request span failed: ${(err as Error).message}`);
+    }
+  }
+
+  private writeErrorLog(log: ErrorLog, code: ErrorCode, seconds: number): void {
+    log.request({
+      request_id: this.requestId,
+      trace_id: this.traceId,
+      listener: this.ctx.listenerId,
+      route: this.route?.id ?? '-',
+      upstream: this.upstream?.id ?? '-',
+      target: this.target?.id ?? '-',
+      method: this.req.method as string,
+      path: this.path,
+      status: this.status,
+      error_code: code,
+      attempts: this.attempts,
+      duration_ms: Math.round(seconds * 1e6) / 1e3,
+    });
   }
 
   private writeAccessLog(log: AccessLog, endNs: bigint, seconds: number): void {
     const upstreamMs = this.upstreamStartNs === 0n ? 0 : Number((this.upstreamEndNs === 0n ? endNs : this.upstreamEndNs) - this.upstreamStartNs) / 1e6;
-    const record = {
+    log.write({
       request_id: this.requestId,
       trace_id: this.traceId,
       listener: this.ctx.listenerId,
@@ -382,7 +449,7 @@ export class Exchange implements HeaderCollector {
       bytes_out: this.bytesOut,
       duration_ms: Math.round(seconds * 1e6) / 1e3,
       upstream_ms: Math.round(upstreamMs * 1e3) / 1e3,
-    };
-    log.write(this.logFields === null ? record : { ...this.logFields, ...record });
+      agents_ms: Math.round(this.agentsMs * 1e3) / 1e3,
+    }, this.req, this.logFields);
   }
 }

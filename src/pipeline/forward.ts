@@ -14,6 +14,7 @@ import type { OutlierResult } from '../upstream/health/outlier.ts';
 import { backoffMs, shouldRetry } from '../upstream/retry.ts';
 import type { AttemptFailure } from '../upstream/retry.ts';
 import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
+import type { AttemptSpan } from '../observability/tracing.ts';
 import { bufferRequestBody, declaredLength } from './body.ts';
 import { VIA_TOKEN } from './exchange.ts';
 import type { Exchange, Pending, RouteHandler } from './exchange.ts';
@@ -64,9 +65,10 @@ export function classifyUpstreamError(err: unknown): ErrorCode {
 
 /**
  * One pass over the client's raw headers: drop hop-by-hop and rewritten fields, add ours, then
- * the route's and the filters' request header operations.
+ * the route's and the filters' request header operations. `traceparent` is the attempt span's
+ * when tracing is on, else the exchange's.
  */
-export function buildUpstreamHeaders(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime): string[] {
+export function buildUpstreamHeaders(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, traceparent: string = ex.traceparent): string[] {
   ex.xff = null;
   ex.via = null;
   ex.tracestate = null;
@@ -79,11 +81,11 @@ export function buildUpstreamHeaders(ex: Exchange, upstream: UpstreamRuntime, ta
     'x-forwarded-proto', ex.ctx.scheme,
     'via', appendListValue(ex.via, VIA_TOKEN),
     'x-request-id', ex.requestId,
-    'traceparent', ex.traceparent,
+    'traceparent', traceparent,
   );
   if (ex.host !== '') out.push('x-forwarded-host', ex.host);
   // tracestate belongs to the incoming trace; it is dropped when we started a new one.
-  if (ex.tracestate !== null && ex.traceparent === ex.req.headers.traceparent) out.push('tracestate', ex.tracestate);
+  if (ex.tracestate !== null && ex.traceContinued) out.push('tracestate', ex.tracestate);
   ex.via = null;
   const routeOps = ex.route?.requestHeaderOps ?? null;
   if (routeOps !== null) applyHeaderOps(out, routeOps);
@@ -141,6 +143,10 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
   /** The backoff delay before dispatch, then the per-attempt timeout. */
   private timer: NodeJS.Timeout | null = null;
   private drainFn: (() => void) | null = null;
+  /** This attempt's client span (tracing on; started at dispatch), or null. */
+  private span: AttemptSpan | null = null;
+  /** The upstream's response status (0 until the head arrives), for the span. */
+  private status = 0;
 
   /** `target` was acquired for it (counted in flight); the attempt settles it exactly once. */
   constructor(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, stickyCookie: string | null) {
@@ -169,13 +175,14 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     ex.pending = this;
     this.dispatched = true;
     this.startNs = process.hrtime.bigint();
+    if (ex.span !== null) this.span = ex.span.startAttempt(req.method as string, this.upstream.id, this.target.id, ex.attempts);
     const perAttempt = this.upstream.retry?.perAttemptTimeoutMs ?? null;
     if (perAttempt !== null) this.timer = setTimeout(onAttemptTimer, perAttempt, this);
     try {
       this.target.pool.dispatch({
         path: req.url as string,
         method: req.method as Dispatcher.HttpMethod,
-        headers: buildUpstreamHeaders(ex, this.upstream, this.target),
+        headers: buildUpstreamHeaders(ex, this.upstream, this.target, this.span === null ? ex.traceparent : this.span.traceparent),
         body,
         headersTimeout: t.headersMs,
         bodyTimeout: t.readMs,
@@ -183,7 +190,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     } catch (err) {
       // undici validates options synchronously (e.g. a header value it refuses).
       const code = classifyUpstreamError(err);
-      this.settle(null);
+      this.settle(null, code);
       ex.pending = null;
       ex.fail(code === 'INTERNAL_ERROR' ? 'BAD_REQUEST' : code);
     }
@@ -213,10 +220,11 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
    * Ends this attempt's accounting once: in-flight count, and the outcome for the breaker,
    * passive detection and load-aware selectors (null = no verdict, e.g. the client went away).
    */
-  settle(outcome: OutlierResult | null): void {
+  settle(outcome: OutlierResult | null, code?: ErrorCode): void {
     if (this.settled) return;
     this.settled = true;
     this.clearTimer();
+    if (this.span !== null) this.span.end(this.status, code);
     const ms = this.startNs === 0n ? 0 : Number(process.hrtime.bigint() - this.startNs) / 1e6;
     this.upstream.end(this.target, ms, outcome);
   }
@@ -237,7 +245,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     this.detached = true;
     const ex = this.ex;
     if (ex.pending === this) ex.pending = null;
-    this.settle(reason.code === 'UPSTREAM_ATTEMPT_TIMEOUT' ? 'timeout' : null);
+    this.settle(reason.code === 'UPSTREAM_ATTEMPT_TIMEOUT' ? 'timeout' : null, reason.code);
     if (ex.finished) return;
     if (retryAfter(this, { kind: 'error', code: reason.code })) return;
     ex.fail(reason.code);
@@ -258,6 +266,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
     if (statusCode < 200 || this.detached) return; // 1xx: interim responses are not relayed yet (issue 4 adds 103/100 relay).
     this.clearTimer();
+    this.status = statusCode;
     const ex = this.ex;
     if (ex.finished || ex.res.destroyed) {
       controller.abort(new ProxyError('CLIENT_CLOSED_REQUEST'));
@@ -319,7 +328,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     if (ex.pending === this) ex.pending = null;
     ex.upstreamEndNs = process.hrtime.bigint();
     const code = this.abortReason !== null ? this.abortReason.code : classifyUpstreamError(err);
-    this.settle(outcomeOf(code, this.responded));
+    this.settle(outcomeOf(code, this.responded), code);
     if (code !== 'CLIENT_CLOSED_REQUEST') ex.ctx.metrics.upstreamOutcome(this.upstream.id, this.target.id, code);
     if (code === 'INTERNAL_ERROR') {
       process.emitWarning(`sentinel: unclassified upstream error: ${(err as { code?: string }).code ?? ''} ${err.message}`);

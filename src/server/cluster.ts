@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import type { Server } from 'node:http';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config/types.ts';
-import type { Logger } from '../observability/log.ts';
+import type { Logger, Logs } from '../observability/log.ts';
 import { CATALOGUE } from '../observability/catalogue.ts';
 import { startProxy } from './proxy-server.ts';
 import type { ReloadOutcome, RunningProxy } from './proxy-server.ts';
@@ -19,6 +19,7 @@ export type PrimaryMessage =
   | { readonly type: 'start'; readonly config: Config; readonly hash: string }
   | { readonly type: 'reload'; readonly id: number; readonly config: Config; readonly hash: string }
   | { readonly type: 'count-rejected' }
+  | { readonly type: 'reopen-logs' }
   | { readonly type: 'shutdown' };
 
 export type WorkerMessage =
@@ -38,7 +39,7 @@ function forWorker(config: Config): Config {
 
 // ---- worker side -------------------------------------------------------------------------------
 
-export function runWorker(o: { version: string; logger: Logger }): Promise<number> {
+export function runWorker(o: { version: string; logs: Logs }): Promise<number> {
   return new Promise((resolve) => {
     let proxy: RunningProxy | null = null;
     let stopping = false;
@@ -51,7 +52,7 @@ export function runWorker(o: { version: string; logger: Logger }): Promise<numbe
     };
     process.on('message', (m: PrimaryMessage) => {
       if (m.type === 'start') {
-        startProxy({ config: forWorker(m.config), configHash: m.hash, version: o.version, logger: o.logger }).then((p) => {
+        startProxy({ config: forWorker(m.config), configHash: m.hash, version: o.version, logger: o.logs.logger, logs: o.logs }).then((p) => {
           proxy = p;
           // Constructing an AggregatorRegistry installs prom-client's worker-side IPC listener.
           new AggregatorRegistry();
@@ -64,6 +65,8 @@ export function runWorker(o: { version: string; logger: Logger }): Promise<numbe
       } else if (m.type === 'reload') {
         if (proxy === null) return;
         proxy.reload(forWorker(m.config), m.hash).then((outcome) => send({ type: 'reloaded', id: m.id, outcome, hash: m.hash }));
+      } else if (m.type === 'reopen-logs') {
+        o.logs.reopen();
       } else if (m.type === 'count-rejected') {
         proxy?.metrics.reloaded('rejected');
       } else if (m.type === 'shutdown') {
@@ -76,6 +79,9 @@ export function runWorker(o: { version: string; logger: Logger }): Promise<numbe
     // Reloads come from the primary over IPC; a terminal hangup reaching the whole process group
     // must not kill (Node's default for SIGHUP) the workers.
     process.on('SIGHUP', () => undefined);
+    // logrotate signals the primary, which tells every worker; a SIGUSR1 sent to the whole group
+    // reopens here too (harmless), and never starts Node's inspector.
+    process.on('SIGUSR1', () => { o.logs.reopen(); });
     // A worker whose primary is gone has nobody to serve for.
     process.on('disconnect', stop);
   });
@@ -95,6 +101,8 @@ export interface RunningPrimary {
   reload(config: Config, hash: string): Promise<ReloadOutcome>;
   /** Counts a reload rejected before it reached the workers (invalid config). */
   rejected(): void;
+  /** Asks every worker to reopen its log files (SIGUSR1). */
+  reopenLogs(): void;
   /** Asks every worker to drain and waits until they have all exited. */
   shutdown(): Promise<void>;
   /** Kills every worker at once (second signal). */
@@ -193,6 +201,7 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     reload,
     // The reload counter lives in the workers' registries (aggregated with max): each counts it.
     rejected() { for (const w of workers) w.send({ type: 'count-rejected' } satisfies PrimaryMessage); },
+    reopenLogs() { for (const w of workers) if (!w.isDead()) w.send({ type: 'reopen-logs' } satisfies PrimaryMessage); },
     async shutdown() {
       shuttingDown = true;
       logger.info({ workers: workers.size }, 'shutdown: draining workers');

@@ -5,10 +5,71 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ListenerConfig } from '../config/types.ts';
+import { errorBody } from '../core/errors.ts';
+import { newRequestId } from '../core/ids.ts';
 import { handleRequest } from '../pipeline/handle.ts';
 import type { ListenerContext } from '../pipeline/context.ts';
 
 const kRequests = Symbol('sentinel.requestsOnConnection');
+
+/**
+ * Parser errors about how the request is framed or how its header fields are written: the
+ * constructs that two HTTP implementations may read differently, which is what request
+ * smuggling exploits (CL.TE, duplicate Content-Length, obs-fold, bare CR, bad chunk sizes, …).
+ */
+const FRAMING_ERRORS: ReadonlySet<string> = new Set([
+  'HPE_INVALID_TRANSFER_ENCODING', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'HPE_INVALID_CONTENT_LENGTH',
+  'HPE_INVALID_CHUNK_SIZE', 'HPE_INVALID_HEADER_TOKEN', 'HPE_LF_EXPECTED', 'HPE_CR_EXPECTED',
+  'HPE_STRICT', 'HPE_UNEXPECTED_SPACE', 'HPE_INVALID_EOF_STATE',
+]);
+
+export interface ClientErrorVerdict {
+  readonly status: number;
+  readonly statusText: string;
+  /** Audit fields; null for a transport error (reset, broken pipe), which is not a decision. */
+  readonly audit: { readonly component: string; readonly reason: string } | null;
+}
+
+/** What a `clientError` from node:http means: the status Node would send, and the audit record. */
+export function classifyClientError(code: string | undefined): ClientErrorVerdict {
+  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, statusText: 'Request Header Fields Too Large', audit: { component: 'parser', reason: 'header block too large' } };
+  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return { status: 413, statusText: 'Payload Too Large', audit: { component: 'parser', reason: 'chunk extensions too large' } };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, statusText: 'Request Timeout', audit: { component: 'limits', reason: 'request not received within headers-timeout or request-timeout' } };
+  if (code !== undefined && FRAMING_ERRORS.has(code)) return { status: 400, statusText: 'Bad Request', audit: { component: 'parser', reason: 'smuggling rejected' } };
+  if (code !== undefined && code.startsWith('HPE_')) return { status: 400, statusText: 'Bad Request', audit: { component: 'parser', reason: 'malformed request' } };
+  return { status: 400, statusText: 'Bad Request', audit: null };
+}
+
+/**
+ * node:http's `clientError`: the request head (or a chunked body) could not be parsed, or did
+ * not arrive in time. Answers as Node would (400, 413, 431 or 408, then close), with a JSON body
+ * and a request id, and records the refusal in the audit log.
+ */
+function onClientError(ctx: ListenerContext, err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Socket): void {
+  const verdict = classifyClientError(err.code);
+  const requestId = newRequestId(ctx.state.current.config.system.traceIdFormat);
+  if (verdict.audit !== null) {
+    ctx.audit.record({
+      component: verdict.audit.component,
+      action: 'reject',
+      reason: verdict.audit.reason,
+      request_id: requestId,
+      listener: ctx.listenerId,
+      client_ip: socket.remoteAddress ?? '',
+      status: verdict.status,
+      parser_error: err.code,
+      detail: err.message.slice(0, 200),
+    });
+  }
+  // As node:http: answer only if nothing of a response went out on this connection.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (verdict.audit !== null && socket.writable && (inFlight === undefined || inFlight === null || inFlight.headersSent !== true)) {
+    // 400 carries the usual JSON error; 408, 413 and 431 stay as node:http words them (no body).
+    const body = verdict.status === 400 ? errorBody('BAD_REQUEST', requestId) : '';
+    socket.write(`HTTP/1.1 ${verdict.status} ${verdict.statusText}\r\n${body === '' ? '' : 'content-type: application/json\r\n'}content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
 
 /** Counts open client connections across every listener and enforces system max-connections. */
 export class ConnectionGate {
@@ -42,6 +103,7 @@ export function createHttpListener(config: ListenerConfig, ctx: ListenerContext,
     }
     handleRequest(ctx, req, res);
   });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(ctx, err, socket));
   const openGauge = ctx.metrics.activeConnections.labels(config.id);
   const rejected = ctx.metrics.connectionsRejected.labels(config.id);
   rejected.inc(0); // a series from the start: dashboards read 0 rather than no data

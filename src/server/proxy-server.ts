@@ -7,9 +7,9 @@ import type { Snapshot } from '../compile/snapshot.ts';
 import { Registry } from '../runtime/registry.ts';
 import { RuntimeState } from '../runtime/state.ts';
 import { Metrics } from '../observability/metrics.ts';
-import { createAccessLog } from '../observability/log.ts';
-import type { AccessLog, Logger } from '../observability/log.ts';
-import { createAuditLog } from '../observability/audit.ts';
+import type { AccessLog, Logger, Logs } from '../observability/log.ts';
+import { createTracer } from '../observability/tracing.ts';
+import type { Tracer } from '../observability/tracing.ts';
 import type { ListenerContext } from '../pipeline/context.ts';
 import { ConnectionGate, createHttpListener, listen } from './http-listener.ts';
 import { createMetricsServer } from '../admin/metrics-server.ts';
@@ -44,6 +44,8 @@ export interface StartOptions {
   readonly configHash: string;
   readonly version: string;
   readonly logger: Logger;
+  /** The process's logs (main.ts); the access, error and audit logs are opened from it. */
+  readonly logs: Logs;
 }
 
 interface BoundListener {
@@ -62,13 +64,27 @@ function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** Settings that live for the whole process: a reload that changes them is refused. */
-function restartOnlyChanges(a: Config, b: Config): string[] {
+/**
+ * Settings that live for the whole process: a reload that changes them is refused. Everything
+ * else under `observability` is reloadable: the log levels (process and error log), the access
+ * log's format and sample rate, and the tracing sampling rate.
+ */
+export function restartOnlyChanges(a: Config, b: Config): string[] {
   const out: string[] = [];
   const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+  const la = a.observability.logging;
+  const lb = b.observability.logging;
   if (a.system.workerThreads !== b.system.workerThreads) out.push('system worker-threads changed: this needs a restart');
   if (!same(a.observability.metrics, b.observability.metrics)) out.push('observability metrics changed: this needs a restart');
-  if (!same(a.observability.logging.accessLog, b.observability.logging.accessLog)) out.push('observability access-log changed: this needs a restart');
+  const accessFixed = (l: typeof la) => ({ enabled: l.accessLog.enabled, destination: l.accessLog.destination, bufferBytes: l.accessLog.bufferBytes });
+  if (!same(accessFixed(la), accessFixed(lb))) out.push('observability access-log enabled, file or buffer-size changed: this needs a restart (format and sample-rate are reloadable)');
+  const errorFixed = (l: typeof la) => ({ enabled: l.errorLog.enabled, destination: l.errorLog.destination, bufferBytes: l.errorLog.bufferBytes });
+  if (!same(errorFixed(la), errorFixed(lb))) out.push('observability error-log enabled, file or buffer-size changed: this needs a restart (its level is reloadable)');
+  if (!same(la.auditLog, lb.auditLog)) out.push('observability audit-log changed: this needs a restart');
+  const ta = a.observability.tracing;
+  const tb = b.observability.tracing;
+  const tracingFixed = (t: typeof ta) => (t === null ? null : { backend: t.backend, endpoint: t.endpoint, serviceName: t.serviceName });
+  if (!same(tracingFixed(ta), tracingFixed(tb))) out.push('observability tracing turned on or off, or its backend or service-name changed: this needs a restart (sampling-rate is reloadable)');
   if (!same(a.admin, b.admin)) out.push('admin changed: this needs a restart');
   if (a.system.autoReload !== b.system.autoReload) out.push('system auto-reload changed: this needs a restart');
   return out;
@@ -86,6 +102,25 @@ function applyListenerSettings(server: Server, ctx: ListenerContext, l: Listener
   ctx.keepaliveMaxRequests = l.keepaliveMaxRequests;
 }
 
+/** How long shutdown waits for the last spans to be exported. */
+const TRACING_SHUTDOWN_TIMEOUT_MS = 5_000;
+
+/** Loads the OpenTelemetry SDK and counts what it does with spans; export failures are logged once per 30 s. */
+async function startTracer(config: NonNullable<Config['observability']['tracing']>, version: string, metrics: Metrics, logger: Logger): Promise<Tracer> {
+  let lastErrorMs = 0;
+  const tracer = await createTracer(config, version, {
+    spans: (result, n) => metrics.tracingSpans.labels(result).inc(n),
+    exportError: (message) => {
+      const now = Date.now();
+      if (now - lastErrorMs < 30_000) return;
+      lastErrorMs = now;
+      logger.warn({ endpoint: config.endpoint, error: message }, 'tracing: span export failed');
+    },
+  });
+  logger.info({ endpoint: config.endpoint, sampling_rate: config.samplingRate, service_name: config.serviceName }, 'tracing: exporting spans over OTLP/HTTP');
+  return tracer;
+}
+
 export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   const { logger } = o;
   const metrics = new Metrics();
@@ -100,10 +135,14 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   const state = new RuntimeState(first);
   metrics.setGeneration(generation);
   const startConfig = o.config;
-  const accessLog: AccessLog | null = startConfig.observability.logging.accessLog.enabled
-    ? createAccessLog(startConfig.observability.logging.accessLog.destination)
-    : null;
-  const audit = createAuditLog(logger);
+  const logs = o.logs;
+  const logging = startConfig.observability.logging;
+  logs.counters = metrics;
+  logs.configure(logging.level, logging.errorLog);
+  const accessLog: AccessLog | null = logs.openAccessLog(logging.accessLog);
+  const audit = logs.openAuditLog(logging.auditLog, (component, action) => metrics.audited(component, action));
+  const errorLog = logs.requestErrors;
+  const tracer: Tracer | null = startConfig.observability.tracing === null ? null : await startTracer(startConfig.observability.tracing, o.version, metrics, logger);
   const gate = new ConnectionGate(startConfig.system.maxConnections);
   const startedAtMs = Date.now();
   const bound = new Map<string, BoundListener>();
@@ -112,7 +151,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   let shuttingDown: Promise<{ forced: boolean }> | null = null;
 
   const bindListener = async (l: ListenerConfig): Promise<BoundListener> => {
-    const ctx: ListenerContext = { listenerId: l.id, scheme: 'http', state, metrics, accessLog, audit, version: o.version, startedAtMs, draining: false, keepaliveMaxRequests: l.keepaliveMaxRequests };
+    const ctx: ListenerContext = { listenerId: l.id, scheme: 'http', state, metrics, accessLog, errorLog, tracer, audit, version: o.version, startedAtMs, draining: false, keepaliveMaxRequests: l.keepaliveMaxRequests };
     const server = createHttpListener(l, ctx, gate);
     try {
       const port = await listen(server, l.id, l.host, l.port);
@@ -201,7 +240,9 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
     generation += 1;
     const old = state.swap(next);
     gate.max = config.system.maxConnections;
-    logger.level = config.observability.logging.level;
+    logs.configure(config.observability.logging.level, config.observability.logging.errorLog);
+    accessLog?.configure(config.observability.logging.accessLog);
+    if (tracer !== null && config.observability.tracing !== null) tracer.setSamplingRate(config.observability.tracing.samplingRate);
     const wanted = new Set(config.listeners.map((l) => l.id));
     for (const b of fresh) {
       const previous = bound.get(b.id);
@@ -247,7 +288,9 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
       }
       if (metricsServer !== null) { metricsServer.closeAllConnections(); await closeServer(metricsServer); }
       await registry.destroyAll();
-      accessLog?.flush();
+      // Spans of the last requests: exported within a bounded time, then the SDK stops.
+      if (tracer !== null) await tracer.shutdown(TRACING_SHUTDOWN_TIMEOUT_MS);
+      logs.flush();
       logger.info({ forced }, 'shutdown: complete');
       return { forced };
     })();

@@ -166,6 +166,21 @@ export function readSecsAsMs(ctx: Ctx, node: LNode, path: string): number | unde
   return ms;
 }
 
+/** A fraction between 0 and 1 inclusive (`0.01`, `1`); integers 0 and 1 are accepted. */
+export function readRatio(ctx: Ctx, node: LNode, path: string): number | undefined {
+  const v = single(ctx, node, path);
+  if (v === undefined) return undefined;
+  if (typeof v.value !== 'number' || !Number.isFinite(v.value)) {
+    error(ctx, node, v.pos, 'invalid-type', `expected a number between 0 and 1, got ${typeName(v.value)}`, path);
+    return undefined;
+  }
+  if (v.value < 0 || v.value > 1) {
+    error(ctx, node, v.pos, 'invalid-value', `${q(node.name)} must be between 0 and 1, got ${v.value}`, path, 'a share: 0.01 = 1%, 1 = all');
+    return undefined;
+  }
+  return v.value;
+}
+
 export function readEnum<T extends string>(ctx: Ctx, node: LNode, path: string, allowed: readonly T[], notImplemented: readonly string[] = []): T | undefined {
   const s = readString(ctx, node, path);
   if (s === undefined) return undefined;
