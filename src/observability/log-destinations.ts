@@ -7,7 +7,7 @@
 // Every destination is bounded: past MAX_BUFFERED_LOG_BYTES waiting to be written (a stalled
 // disk, a reader that stopped reading stdout) new lines are dropped and counted, never queued
 // without limit.
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino } from 'pino';
 
@@ -20,6 +20,21 @@ export const BUFFERED_FLUSH_INTERVAL_MS = 1000;
 
 export function isStdio(target: string): boolean {
   return target === 'stdout' || target === 'stderr';
+}
+
+/**
+ * Creates the missing directories above `file`, one level at a time. (A recursive mkdirSync
+ * under /proc never returns on Node 24: it loops on ENOENT.)
+ */
+function makeParents(file: string): void {
+  const missing: string[] = [];
+  for (let dir = dirname(file); !existsSync(dir); dir = dirname(dir)) {
+    missing.push(dir);
+    if (dirname(dir) === dir) break;
+  }
+  for (const dir of missing.reverse()) {
+    try { mkdirSync(dir); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; }
+  }
 }
 
 export class LogDestination {
@@ -40,12 +55,12 @@ export class LogDestination {
     else {
       // Fail now, with the file's name, rather than on the first write.
       try {
-        mkdirSync(dirname(target), { recursive: true });
+        makeParents(target);
         closeSync(openSync(target, 'a'));
       } catch (err) {
         throw new Error(`cannot open log file ${target}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
       }
-      this.stream = pino.destination({ dest: target, mkdir: true, ...common });
+      this.stream = pino.destination({ dest: target, ...common });
     }
     // Emitted synchronously inside write() when the line does not fit.
     this.stream.on('drop', () => { this.dropped = true; });

@@ -48,6 +48,10 @@ export function classifyClientError(code: string | undefined): ClientErrorVerdic
 function onClientError(ctx: ListenerContext, err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Socket): void {
   const verdict = classifyClientError(err.code);
   const requestId = newRequestId(ctx.state.current.config.system.traceIdFormat);
+  // As node:http: answer only if nothing of a response went out on this connection (a body
+  // error can come after a response to the same request was sent).
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  const answer = verdict.audit !== null && socket.writable && (inFlight === undefined || inFlight === null || inFlight.headersSent !== true);
   if (verdict.audit !== null) {
     ctx.audit.record({
       component: verdict.audit.component,
@@ -56,14 +60,13 @@ function onClientError(ctx: ListenerContext, err: NodeJS.ErrnoException & { rawP
       request_id: requestId,
       listener: ctx.listenerId,
       client_ip: socket.remoteAddress ?? '',
-      status: verdict.status,
+      // The status sent, or none when a response had already begun (the connection is closed).
+      ...(answer ? { status: verdict.status } : {}),
       parser_error: err.code,
       detail: err.message.slice(0, 200),
     });
   }
-  // As node:http: answer only if nothing of a response went out on this connection.
-  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-  if (verdict.audit !== null && socket.writable && (inFlight === undefined || inFlight === null || inFlight.headersSent !== true)) {
+  if (answer) {
     // 400 carries the usual JSON error; 408, 413 and 431 stay as node:http words them (no body).
     const body = verdict.status === 400 ? errorBody('BAD_REQUEST', requestId) : '';
     socket.write(`HTTP/1.1 ${verdict.status} ${verdict.statusText}\r\n${body === '' ? '' : 'content-type: application/json\r\n'}content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`);
