@@ -204,7 +204,8 @@ async function main(): Promise<number> {
       watcher?.close();
       admin?.closeAllConnections();
       admin?.close();
-      target.shutdown().then(() => resolve(0), (err: Error) => { logger.error({ err }, 'shutdown failed'); resolve(1); });
+      // Then the primary's own log files (the error log) are written out before exit.
+      target.shutdown().then(() => logs.flush()).then(() => resolve(0), (err: Error) => { logger.error({ err }, 'shutdown failed'); resolve(1); });
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

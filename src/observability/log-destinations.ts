@@ -73,9 +73,21 @@ export class LogDestination {
     return !this.dropped;
   }
 
-  /** Writes what is buffered now, synchronously (shutdown). */
+  /** Writes what is buffered now, synchronously (the write in flight, if any, may still be pending). */
   flushSync(): void {
-    try { this.stream.flushSync(); } catch { /* nothing buffered, or the destination is gone */ }
+    try { this.stream.flushSync(); } catch { /* not open yet, or the destination is gone */ }
+  }
+
+  /**
+   * Shutdown: waits (bounded) for the file to be open and the write in flight to complete, then
+   * writes the rest synchronously, so every line is on disk, in order, before the process exits.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    // sonic-boom has no public "write in flight" flag; `_writing` is what its own flush uses.
+    const s = this.stream as SonicBoom & { _writing?: boolean; fd: number };
+    const deadline = Date.now() + timeoutMs;
+    while ((s._writing === true || s.fd < 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    this.flushSync();
   }
 }
 
@@ -119,7 +131,8 @@ export class LogDestinations {
     return files;
   }
 
-  flushSync(): void {
-    for (const d of this.byTarget.values()) d.flushSync();
+  /** Shutdown: every destination written out (bounded by `timeoutMs` overall). */
+  async drain(timeoutMs: number): Promise<void> {
+    await Promise.all([...this.byTarget.values()].map((d) => d.drain(timeoutMs)));
   }
 }

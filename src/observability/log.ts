@@ -297,9 +297,9 @@ export class Logs {
     return files;
   }
 
-  /** Shutdown: writes what every destination holds, synchronously. */
-  flush(): void {
-    this.destinations.flushSync();
+  /** Shutdown: writes out what every destination holds (waiting at most `timeoutMs`). */
+  flush(timeoutMs = 2_000): Promise<void> {
+    return this.destinations.drain(timeoutMs);
   }
 }
 

@@ -290,7 +290,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
       await registry.destroyAll();
       // Spans of the last requests: exported within a bounded time, then the SDK stops.
       if (tracer !== null) await tracer.shutdown(TRACING_SHUTDOWN_TIMEOUT_MS);
-      logs.flush();
+      await logs.flush();
       logger.info({ forced }, 'shutdown: complete');
       return { forced };
     })();
