@@ -63,6 +63,7 @@ describe('metric names in PromQL', () => {
     expect(unknownMetrics('sentinel_requests_total_bucket', k)).toEqual(['sentinel_requests_total_bucket']);
     expect(unknownMetrics('up + sentinel_process_cpu_seconds_total + sentinel_nodejs_eventloop_lag_p99_seconds', k)).toEqual([]);
     expect(unknownMetrics('nodejs_eventloop_lag_p99_seconds', k)).toEqual(['nodejs_eventloop_lag_p99_seconds']);
+    expect(unknownMetrics('sentinel_process_resident_memory_byte + sentinel_nodejs_gc_duration_seconds_bucket', k)).toEqual(['sentinel_process_resident_memory_byte']);
     expect(unknownMetrics('sentinel:request_errors:ratio_rate5m', k)).toEqual(['sentinel:request_errors:ratio_rate5m']);
     expect(unknownMetrics('sentinel:request_errors:ratio_rate5m', known)).toEqual([]);
   });

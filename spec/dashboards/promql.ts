@@ -3,7 +3,7 @@
 // metric catalogue. Used by spec/dashboards/*.test.ts and scripts/render-dashboard-png.ts.
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CATALOGUE_LIST, PROCESS_METRIC_RE } from '../../src/observability/catalogue.ts';
+import { CATALOGUE_LIST, PROCESS_METRICS } from '../../src/observability/catalogue.ts';
 import type { MetricSpec } from '../../src/observability/catalogue.ts';
 
 export const DASHBOARDS_DIR = fileURLToPath(new URL('../../dashboards/', import.meta.url));
@@ -55,16 +55,18 @@ export function seriesNames(spec: MetricSpec): string[] {
 
 export interface KnownMetrics {
   readonly names: ReadonlySet<string>;
-  readonly pattern: RegExp;
 }
 
-/** Names a dashboard or rule may use: the catalogue, `up`, prom-client process metrics, and recorded names. */
+/**
+ * Names a dashboard or rule may use: the catalogue, `up`, the documented prom-client process
+ * metrics (exact names: a typo in one is caught), and recorded names.
+ */
 export function knownMetrics(catalogue: readonly MetricSpec[] = CATALOGUE_LIST, recorded: readonly string[] = []): KnownMetrics {
-  return { names: new Set(['up', ...catalogue.flatMap(seriesNames), ...recorded]), pattern: PROCESS_METRIC_RE };
+  return { names: new Set(['up', ...catalogue.flatMap(seriesNames), ...PROCESS_METRICS.flatMap(seriesNames), ...recorded]) };
 }
 
 export function unknownMetrics(expr: string, known: KnownMetrics): string[] {
-  return metricNames(expr).filter((n) => !known.names.has(n) && !known.pattern.test(n));
+  return metricNames(expr).filter((n) => !known.names.has(n));
 }
 
 // --- Grafana dashboards ----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { CATALOGUE_LIST, PROCESS_METRIC_RE } from '../../src/observability/catalogue.ts';
+import { CATALOGUE_LIST, PROCESS_METRICS, PROCESS_METRIC_RE } from '../../src/observability/catalogue.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { deploymentMetrics } from '../../src/deployments/metrics.ts';
 import { renderMetricsDoc } from '../../src/observability/render-doc.ts';
@@ -33,10 +33,26 @@ describe('metric catalogue', () => {
     m.setBuildInfo('0.0.0', 'abc');
     m.reloaded('applied');
     m.setGeneration(1);
+    m.dropped('access');
+    m.audited('parser', 'reject');
+    m.tracingSpans.labels('recorded').inc();
     const text = await m.registry.metrics();
     const exposed = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1] as string).filter((n) => !PROCESS_METRIC_RE.test(n)));
     expect([...exposed].sort()).toEqual(CATALOGUE_LIST.filter((c) => c.scope !== 'primary').map((c) => c.name).sort());
     expect(text).toContain('sentinel_process_resident_memory_bytes');
+  });
+
+  it('process metrics: the registry exposes exactly the documented list, with the documented types and labels', async () => {
+    const m = new Metrics();
+    await new Promise((r) => setTimeout(r, 50));
+    const text = await m.registry.metrics();
+    const exposed = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].filter((x) => PROCESS_METRIC_RE.test(x[1] as string)).map((x) => `${x[1]} ${x[2]}`);
+    expect(exposed.sort()).toEqual(PROCESS_METRICS.map((p) => `${p.name} ${p.type}`).sort());
+    for (const p of PROCESS_METRICS) {
+      const labels = new Set([...text.matchAll(new RegExp(`^${p.name}(?:_bucket|_sum|_count)?\\{([^}]*)\\}`, 'gm'))]
+        .flatMap((x) => (x[1] as string).split(',').map((kv) => kv.split('=')[0] as string)).filter((l) => l !== 'le'));
+      for (const l of labels) expect(p.labels, `${p.name} label ${l}`).toContain(l);
+    }
   });
 
   it('folds unknown methods into OTHER so method labels stay bounded', async () => {

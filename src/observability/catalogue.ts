@@ -11,6 +11,9 @@ import { SERVER_METRICS } from './catalogue/server.ts';
 import { DEPLOYMENT_METRICS } from './catalogue/deployments.ts';
 import { OBSERVABILITY_METRICS } from './catalogue/observability.ts';
 import type { MetricSpec } from './catalogue/spec.ts';
+import { PROCESS_METRICS } from './catalogue/process.ts';
+
+export { PROCESS_METRICS };
 
 export type { MetricSpec, MetricType } from './catalogue/spec.ts';
 export { LATENCY_BUCKETS } from './catalogue/spec.ts';

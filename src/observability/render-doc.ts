@@ -1,13 +1,16 @@
 // Renders docs/metrics.md from the catalogue (scripts/render-metrics-doc.ts writes it; a test
 // checks the committed file is current).
-import { CATALOGUE_LIST } from './catalogue.ts';
+import { CATALOGUE_LIST, PROCESS_METRICS } from './catalogue.ts';
+import type { MetricSpec } from './catalogue.ts';
 
 export function renderMetricsDoc(): string {
-  const rows = CATALOGUE_LIST.map((m) => {
+  const row = (m: MetricSpec) => {
     const labels = m.labels.length === 0 ? '–' : m.labels.map((l) => `\`${l}\``).join(', ');
     const scope = m.scope === 'primary' ? ' (primary)' : '';
     return `| \`${m.name}\`${scope} | ${m.type} | ${labels} | ${m.unit} | ${m.help} |`;
-  });
+  };
+  const rows = CATALOGUE_LIST.map(row);
+  const processRows = PROCESS_METRICS.map(row);
   return `# Metrics
 
 <!-- Generated from src/observability/catalogue.ts by \`node scripts/render-metrics-doc.ts\`. Do not edit by hand. -->
@@ -27,8 +30,24 @@ In multi-worker mode (\`system { worker-threads N }\`) the primary serves the me
 sums the workers' series (build info, generation and reload counts take the maximum instead) and
 adds the metrics marked "(primary)".
 
-Process metrics: prom-client's default collectors, named \`sentinel_process_*\` (CPU seconds,
-resident memory, open and maximum file descriptors, start time) and \`sentinel_nodejs_*\` (heap,
-event-loop lag percentiles, active handles and resources, GC durations, version).
+## Process metrics
+
+prom-client's default collectors, registered with the \`sentinel_\` prefix: memory, CPU,
+event-loop lag, handles, heap and GC of each process (each worker in multi-worker mode, summed by
+the primary). Their labels are bounded by Node itself (heap space names, libuv handle and request
+types, GC kinds, the Node version). A test checks the running registry exposes exactly these.
+
+| name | type | labels | unit | meaning |
+|---|---|---|---|---|
+${processRows.join('\n')}
+
+## Label cardinality rules
+
+- A label value comes from the config (route, upstream, listener, filter and agent ids; targets
+  from the configured target lists), from a fixed table in the code (error codes, outcomes,
+  reload results, audit components and actions, log names), or from Node (process metrics).
+- Never from the request: no paths, hosts, client addresses, header values or user agents.
+  Methods are the standard nine, anything else is \`OTHER\`; statuses are the three-digit code.
+- Per-request detail (paths, request and trace ids) belongs in the access log and traces.
 `;
 }
