@@ -2,7 +2,7 @@
 // See bench/README.md. Writes bench/results/<timestamp>.json, latest.json and latest.svg.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseBenchArgs, USAGE } from './lib/args.ts';
+import { OBSERVABILITY_SCENARIOS, parseBenchArgs, USAGE } from './lib/args.ts';
 import { BENCH_DIR } from './lib/env.ts';
 import { installCleanupHandlers } from './lib/procs.ts';
 import { runBench } from './lib/runner.ts';
@@ -58,6 +58,11 @@ async function main(): Promise<number> {
   }
   const versus = renderVersusTable(result.cells, result.paced, 'sentinel-deployments', 'sentinel');
   if (versus !== null) out.push('', 'Deployment routing (warm caches) against the plain proxy route, same run (baseline = sentinel)', versus);
+  // The cost of each observability feature alone: the same proxy with everything off is the baseline.
+  for (const name of OBSERVABILITY_SCENARIOS) {
+    const cost = renderVersusTable(result.cells, result.paced, name, 'sentinel');
+    if (cost !== null) out.push('', `Observability cost: ${name} against sentinel with access log, metrics and tracing off, same run`, cost);
+  }
   for (const s of result.skipped) out.push(`skipped ${s.scenario}: ${s.reason}`);
   for (const e of result.errors) out.push(`FAILED ${e.scenario} (pass ${e.pass}): ${e.message}`);
   out.push('', `${result.meta.pinning}; load ${result.meta.loadTool}; backend ${result.meta.backend}; node ${result.meta.node}`, `results: ${json}`, `chart:   ${svg}`, '');

@@ -2,7 +2,10 @@
 import { parseAlgorithm } from '../../src/core/load-balancing.ts';
 import type { BodyKind } from './types.ts';
 
-export const ALL_SCENARIOS = ['direct', 'sentinel', 'nginx', 'haproxy', 'http-proxy', 'sentinel-2w', 'nginx-2w', 'sentinel-deployments'] as const;
+export const ALL_SCENARIOS = ['direct', 'sentinel', 'nginx', 'haproxy', 'http-proxy', 'sentinel-2w', 'nginx-2w', 'sentinel-deployments', 'sentinel-accesslog', 'sentinel-trace-1pct', 'sentinel-trace-100pct'] as const;
+
+/** Sentinel with one observability feature on: each reported against `sentinel` (all off) in the same run. */
+export const OBSERVABILITY_SCENARIOS: readonly string[] = ['sentinel-accesslog', 'sentinel-trace-1pct', 'sentinel-trace-100pct'];
 
 /**
  * Load-balancing algorithms measured over a three-target pool (`adaptive` is the same selector as

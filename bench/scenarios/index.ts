@@ -6,9 +6,11 @@ import { httpProxyScenario } from './http-proxy.ts';
 import { nginxScenario, nginxTwoWorkersScenario } from './nginx.ts';
 import { sentinelScenario, sentinelTwoWorkersScenario } from './sentinel.ts';
 import { sentinelDeploymentsScenario } from './sentinel-deployments.ts';
+import { sentinelAccessLogScenario, sentinelTrace100Scenario, sentinelTrace1Scenario } from './sentinel-observability.ts';
 import type { Scenario } from './types.ts';
 
-export const SCENARIOS: readonly Scenario[] = [directScenario, sentinelScenario, nginxScenario, haproxyScenario, httpProxyScenario, sentinelTwoWorkersScenario, nginxTwoWorkersScenario, sentinelDeploymentsScenario];
+export const SCENARIOS: readonly Scenario[] = [directScenario, sentinelScenario, nginxScenario, haproxyScenario, httpProxyScenario, sentinelTwoWorkersScenario, nginxTwoWorkersScenario, sentinelDeploymentsScenario,
+  sentinelAccessLogScenario, sentinelTrace1Scenario, sentinelTrace100Scenario];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name);

@@ -7,13 +7,16 @@ import type { BackendAddress, Scenario } from './types.ts';
 
 const CLI = path.join(REPO_ROOT, 'bin', 'sentinel.js');
 
-/** The benchmark config: one listener, one catch-all route, one upstream; metrics and access log off. */
-export function sentinelBenchConfig(port: number, backend: BackendAddress, workers = 1): string {
+/**
+ * The benchmark config: one listener, one catch-all route, one upstream; metrics and access log
+ * off unless `observability` (the inside of `observability { }`) says otherwise.
+ */
+export function sentinelBenchConfig(port: number, backend: BackendAddress, workers = 1, observability = 'metrics { enabled #false }; logging { access-log { enabled #false } }'): string {
   return `system { worker-threads ${workers} }
 listeners { listener "bench" { address "${LOOPBACK}:${port}" } }
 routes { route "all" { matches { path-prefix "/" }; upstream "backend" } }
 upstreams { upstream "backend" { target "${backend.host}:${backend.port}"; connection-pool { max-connections 128 } } }
-observability { metrics { enabled #false }; logging { access-log { enabled #false } } }
+observability { ${observability} }
 `;
 }
 
