@@ -6,34 +6,20 @@
 //   and 1, exporting OTLP/HTTP protobuf to a local sink (backends/otlp-sink.ts, pinned with the
 //   backend so its CPU is not counted as the proxy's). At 1% the cost is mostly the span objects
 //   of unsampled requests; at 100% it includes encoding and exporting every span.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { BENCH_DIR, REPO_ROOT, nodeBin } from '../lib/env.ts';
+import { BENCH_DIR, nodeBin } from '../lib/env.ts';
 import { startListeningProcess } from './common.ts';
-import { sentinelBenchConfig } from './sentinel.ts';
-import type { RunningScenario, Scenario, ScenarioContext } from './types.ts';
-
-const CLI = path.join(REPO_ROOT, 'bin', 'sentinel.js');
-const OFF = 'metrics { enabled #false }; logging { access-log { enabled #false } }';
-
-function startSentinel(name: string, ctx: ScenarioContext, observability: string): Promise<RunningScenario> {
-  const conf = path.join(ctx.tmpDir, `${name}.kdl`);
-  return startListeningProcess(
-    name,
-    (port) => {
-      writeFileSync(conf, sentinelBenchConfig(port, ctx.backend, 1, observability));
-      return [...ctx.pinning.proxy, nodeBin(), CLI, 'run', '-c', conf];
-    },
-    { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
-  );
-}
+import { OBSERVABILITY_OFF, SENTINEL_CLI as CLI, startSentinelProcess } from './sentinel.ts';
+import type { Scenario } from './types.ts';
 
 export const sentinelAccessLogScenario: Scenario = {
   name: 'sentinel-accesslog',
   description: 'Sentinel with the JSON access log on (every request, to a file)',
   unavailableReason: () => (existsSync(CLI) ? null : `${CLI} not found`),
-  start: (ctx) => startSentinel('sentinel-accesslog', ctx,
-    `metrics { enabled #false }; logging { access-log { enabled #true; file "${path.join(ctx.tmpDir, 'access.log')}" } }`),
+  start: (ctx) => startSentinelProcess('sentinel-accesslog', ctx, {
+    observability: `metrics { enabled #false }; logging { access-log { enabled #true; file "${path.join(ctx.tmpDir, 'access.log')}" } }`,
+  }),
 };
 
 function tracingScenario(name: string, rate: number): Scenario {
@@ -45,7 +31,7 @@ function tracingScenario(name: string, rate: number): Scenario {
       const sink = await startListeningProcess(`${name}-sink`, (port) => [...ctx.pinning.load, nodeBin(), path.join(BENCH_DIR, 'backends', 'otlp-sink.ts'), String(port)]);
       try {
         const endpoint = `${sink.url}/v1/traces`;
-        const proxy = await startSentinel(name, ctx, `${OFF}; tracing { backend "otlp" { endpoint "${endpoint}" }; sampling-rate ${rate}; service-name "bench" }`);
+        const proxy = await startSentinelProcess(name, ctx, { observability: `${OBSERVABILITY_OFF}; tracing { backend "otlp" { endpoint "${endpoint}" }; sampling-rate ${rate}; service-name "bench" }` });
         return { url: proxy.url, pids: proxy.pids, stop: async () => { await proxy.stop(); await sink.stop(); } };
       } catch (e) {
         await sink.stop();

@@ -3,15 +3,18 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT, nodeBin } from '../lib/env.ts';
 import { LOOPBACK, startListeningProcess } from './common.ts';
-import type { BackendAddress, Scenario } from './types.ts';
+import type { BackendAddress, RunningScenario, Scenario, ScenarioContext } from './types.ts';
 
 const CLI = path.join(REPO_ROOT, 'bin', 'sentinel.js');
+
+/** Metrics and access log off: the plain `sentinel` scenario. */
+export const OBSERVABILITY_OFF = 'metrics { enabled #false }; logging { access-log { enabled #false } }';
 
 /**
  * The benchmark config: one listener, one catch-all route, one upstream; metrics and access log
  * off unless `observability` (the inside of `observability { }`) says otherwise.
  */
-export function sentinelBenchConfig(port: number, backend: BackendAddress, workers = 1, observability = 'metrics { enabled #false }; logging { access-log { enabled #false } }'): string {
+export function sentinelBenchConfig(port: number, backend: BackendAddress, workers = 1, observability: string = OBSERVABILITY_OFF): string {
   return `system { worker-threads ${workers} }
 listeners { listener "bench" { address "${LOOPBACK}:${port}" } }
 routes { route "all" { matches { path-prefix "/" }; upstream "backend" } }
@@ -55,21 +58,30 @@ export function sentinelPoolScenario(algorithm: string): Scenario {
   };
 }
 
+/** Starts `bin/sentinel.js` on a free port with the bench config (pinned to the proxy CPU unless `pinned` is false). */
+export function startSentinelProcess(
+  name: string,
+  ctx: ScenarioContext,
+  opts: { readonly workers?: number; readonly pinned?: boolean; readonly observability?: string } = {},
+): Promise<RunningScenario> {
+  const conf = path.join(ctx.tmpDir, `${name}.kdl`);
+  return startListeningProcess(
+    name,
+    (port) => {
+      writeFileSync(conf, sentinelBenchConfig(port, ctx.backend, opts.workers ?? 1, opts.observability));
+      return [...(opts.pinned === false ? [] : ctx.pinning.proxy), nodeBin(), CLI, 'run', '-c', conf];
+    },
+    { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
+  );
+}
+
+export const SENTINEL_CLI = CLI;
+
 export const sentinelScenario: Scenario = {
   name: 'sentinel',
   description: 'Sentinel, one process, bench config (pool of 128 upstream connections, no metrics, no access log)',
   unavailableReason: () => (existsSync(CLI) ? null : `${CLI} not found`),
-  start: (ctx) => {
-    const conf = path.join(ctx.tmpDir, 'sentinel.kdl');
-    return startListeningProcess(
-      'sentinel',
-      (port) => {
-        writeFileSync(conf, sentinelBenchConfig(port, ctx.backend));
-        return [...ctx.pinning.proxy, nodeBin(), CLI, 'run', '-c', conf];
-      },
-      { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
-    );
-  },
+  start: (ctx) => startSentinelProcess('sentinel', ctx),
 };
 
 /**
@@ -81,15 +93,5 @@ export const sentinelTwoWorkersScenario: Scenario = {
   name: 'sentinel-2w',
   description: 'Sentinel, 2 worker processes (node:cluster), unpinned',
   unavailableReason: () => (existsSync(CLI) ? null : `${CLI} not found`),
-  start: (ctx) => {
-    const conf = path.join(ctx.tmpDir, 'sentinel-2w.kdl');
-    return startListeningProcess(
-      'sentinel-2w',
-      (port) => {
-        writeFileSync(conf, sentinelBenchConfig(port, ctx.backend, 2));
-        return [nodeBin(), CLI, 'run', '-c', conf];
-      },
-      { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
-    );
-  },
+  start: (ctx) => startSentinelProcess('sentinel-2w', ctx, { workers: 2, pinned: false }),
 };

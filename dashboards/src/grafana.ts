@@ -23,6 +23,14 @@ export function target(expr: string, legendFormat: string): Target {
   return { expr, legendFormat };
 }
 
+/** The SLO windows of the recording rules (dashboards/rules/sentinel.rules.yml). */
+export const SLO_WINDOWS = ['5m', '30m', '1h', '6h'] as const;
+
+/** One target per window, legend = the window: `perWindow((w) => `sentinel:…:ratio_rate${w}`)`. */
+export function perWindow(expr: (window: string) => string, windows: readonly string[] = SLO_WINDOWS): Target[] {
+  return windows.map((w) => target(expr(w), w));
+}
+
 /** Threshold steps: the first has no value (the base colour). */
 export type Steps = readonly [string, ...Array<readonly [string, number]>];
 

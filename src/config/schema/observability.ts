@@ -52,10 +52,6 @@ function readDestination(ctx: Ctx, d: LNode, dp: string, what: string): string |
   return s;
 }
 
-function readBufferSize(ctx: Ctx, d: LNode, dp: string): number | undefined {
-  return readInt(ctx, d, dp, 0, MAX_LOG_BUFFER_BYTES);
-}
-
 export function readObservability(ctx: Ctx, block: LNode, acc: ObsAcc): void {
   const path = 'observability';
   checkBlockNode(ctx, block, path);
@@ -110,77 +106,60 @@ function readLogging(ctx: Ctx, n: LNode, p: string, acc: ObsAcc): void {
           'the access log has its own format: access-log { format "combined" }');
       },
       'access-log': (c, cp) => {
-        checkBlockNode(ctx, c, cp);
-        walkBlock(ctx, c, cp, {
-          label: 'observability logging access-log',
-          keys: {
-            enabled: (d, dp) => {
-              acc.accessLog.enabled = readBool(ctx, d, dp) ?? acc.accessLog.enabled;
-            },
-            file: (d, dp) => {
-              const s = readDestination(ctx, d, dp, 'access-log');
-              if (s !== undefined) acc.accessLog.destination = s;
-            },
-            format: (d, dp) => {
-              const v = readEnum<AccessLogFormat>(ctx, d, dp, ['json', 'combined']);
-              if (v !== undefined) acc.accessLog.format = v;
-            },
-            'sample-rate': (d, dp) => {
-              const v = readRatio(ctx, d, dp);
-              if (v !== undefined) acc.accessLog.sampleRate = v;
-            },
-            'buffer-size': (d, dp) => {
-              const v = readBufferSize(ctx, d, dp);
-              if (v !== undefined) acc.accessLog.bufferBytes = v;
-            },
+        const log = acc.accessLog;
+        readLogBlock(ctx, c, cp, 'access-log', log, {
+          format: (d, dp) => {
+            const v = readEnum<AccessLogFormat>(ctx, d, dp, ['json', 'combined']);
+            if (v !== undefined) log.format = v;
+          },
+          'sample-rate': (d, dp) => {
+            const v = readRatio(ctx, d, dp);
+            if (v !== undefined) log.sampleRate = v;
           },
         });
       },
       'error-log': (c, cp) => {
-        checkBlockNode(ctx, c, cp);
-        acc.errorLog.enabled = true;
-        walkBlock(ctx, c, cp, {
-          label: 'observability logging error-log',
-          keys: {
-            enabled: (d, dp) => {
-              acc.errorLog.enabled = readBool(ctx, d, dp) ?? acc.errorLog.enabled;
-            },
-            file: (d, dp) => {
-              const s = readDestination(ctx, d, dp, 'error-log');
-              if (s !== undefined) acc.errorLog.destination = s;
-            },
-            level: (d, dp) => {
-              const v = readLevel(ctx, d, dp);
-              if (v !== undefined) acc.errorLog.level = v;
-            },
-            'buffer-size': (d, dp) => {
-              const v = readBufferSize(ctx, d, dp);
-              if (v !== undefined) acc.errorLog.bufferBytes = v;
-            },
+        const log = acc.errorLog;
+        log.enabled = true;
+        readLogBlock(ctx, c, cp, 'error-log', log, {
+          level: (d, dp) => {
+            const v = readLevel(ctx, d, dp);
+            if (v !== undefined) log.level = v;
           },
         });
       },
       'audit-log': (c, cp) => {
-        checkBlockNode(ctx, c, cp);
-        walkBlock(ctx, c, cp, {
-          label: 'observability logging audit-log',
-          keys: {
-            enabled: (d, dp) => {
-              acc.auditLog.enabled = readBool(ctx, d, dp) ?? acc.auditLog.enabled;
-            },
-            file: (d, dp) => {
-              const s = readDestination(ctx, d, dp, 'audit-log');
-              if (s !== undefined) acc.auditLog.destination = s;
-            },
-            'buffer-size': (d, dp) => {
-              const v = readBufferSize(ctx, d, dp);
-              if (v !== undefined) acc.auditLog.bufferBytes = v;
-            },
-          },
-          notImplemented: ['log-blocked', 'log-agent-decisions', 'log-waf-events'],
-        });
+        readLogBlock(ctx, c, cp, 'audit-log', acc.auditLog, {}, ['log-blocked', 'log-agent-decisions', 'log-waf-events']);
       },
     },
+  });
+}
+
+/** The keys every log block has (`enabled`, `file`, `buffer-size`) plus its own. */
+function readLogBlock(
+  ctx: Ctx, c: LNode, cp: string, name: string,
+  log: { enabled: boolean; destination: string | null; bufferBytes: number },
+  own: Readonly<Record<string, (child: LNode, path: string) => void>>,
+  notImplemented: readonly string[] = [],
+): void {
+  checkBlockNode(ctx, c, cp);
+  walkBlock(ctx, c, cp, {
+    label: `observability logging ${name}`,
+    keys: {
+      enabled: (d, dp) => {
+        log.enabled = readBool(ctx, d, dp) ?? log.enabled;
+      },
+      file: (d, dp) => {
+        const s = readDestination(ctx, d, dp, name);
+        if (s !== undefined) log.destination = s;
+      },
+      ...own,
+      'buffer-size': (d, dp) => {
+        const v = readInt(ctx, d, dp, 0, MAX_LOG_BUFFER_BYTES);
+        if (v !== undefined) log.bufferBytes = v;
+      },
+    },
+    notImplemented,
   });
 }
 
