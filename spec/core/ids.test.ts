@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { isAcceptableRequestId, newRequestId, newTinyflake, newTraceparent, parseTraceparent } from '../../src/core/ids.ts';
+import { isAcceptableRequestId, newRequestId, newSpanId, newTinyflake, newTraceId, newTraceparent, parseTraceparent } from '../../src/core/ids.ts';
 
 describe('request ids', () => {
   it('uuid format by default', () => {
@@ -37,5 +37,16 @@ describe('traceparent', () => {
     expect(parseTraceparent('ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')).toBeNull();
     expect(parseTraceparent('00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01')).toBeNull();
     fc.assert(fc.property(fc.string(), (s) => { parseTraceparent(s); }));
+  });
+
+  it('new trace and span ids make valid traceparents and do not repeat', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const traceId = newTraceId();
+      const spanId = newSpanId();
+      expect(parseTraceparent(`00-${traceId}-${spanId}-01`)).toEqual({ traceId, parentId: spanId, flags: '01' });
+      seen.add(spanId);
+    }
+    expect(seen.size).toBe(1000);
   });
 });

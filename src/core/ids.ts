@@ -67,3 +67,15 @@ export function parseTraceparent(value: string): TraceContext | null {
 export function newTraceparent(): string {
   return `00-${randomHex(16)}-${randomHex(8)}-00`;
 }
+
+/** A W3C trace id: 32 lower-case hex digits, never all zero. */
+export function newTraceId(): string {
+  const id = randomHex(16);
+  return id === '00000000000000000000000000000000' ? newTraceId() : id;
+}
+
+/** A W3C span (parent) id: 16 lower-case hex digits, never all zero. */
+export function newSpanId(): string {
+  const id = randomHex(8);
+  return id === '0000000000000000' ? newSpanId() : id;
+}

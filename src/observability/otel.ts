@@ -1,20 +1,22 @@
 // The OpenTelemetry side of tracing.ts, loaded only when tracing is configured.
 //
 // - Sampling is parent-based: a caller's traceparent decides (sampled flag set → recorded, clear →
-//   not), a request without one starts a trace sampled at `sampling-rate` (by trace id, so every
-//   proxy with the same rate agrees). The rate is reloadable.
-// - Unsampled requests still get span ids: the traceparent sent upstream names this proxy's span
-//   as the parent, with the sampled flag clear, so the trace stays connected downstream.
+//   not), a request without one starts a trace sampled at `sampling-rate`. The rate is reloadable.
+// - The decision is taken here, before any OpenTelemetry object exists: an unsampled request (99%
+//   of them at the default 1%) gets plain span ids from the id pool of core/ids.ts and never touches
+//   the SDK. Its traceparent upstream still names this proxy's span as the parent, with the
+//   sampled flag clear, so the trace stays connected downstream.
 // - Spans are batched (every second, at most 512 per export, at most 2048 queued; past that they
 //   are dropped by the SDK) and exported as OTLP/HTTP protobuf with a 10 s timeout per export.
 import type { IncomingMessage } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, createTraceState, trace } from '@opentelemetry/api';
-import type { Attributes, Context, Link, Span, SpanContext } from '@opentelemetry/api';
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
-import type { ReadableSpan, Sampler, SamplingResult, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { Attributes, Context, Span, SpanContext } from '@opentelemetry/api';
+import { AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { TracingConfig } from '../config/types.ts';
+import { newSpanId, newTraceId } from '../core/ids.ts';
 import type { TraceContext } from '../core/ids.ts';
 import type { AttemptSpan, RequestSpan, RequestSpanEnd, Tracer, TracerHooks } from './tracing.ts';
 
@@ -23,18 +25,23 @@ export const EXPORT_INTERVAL_MS = 1_000;
 export const MAX_QUEUED_SPANS = 2048;
 export const MAX_EXPORT_BATCH = 512;
 
-/** Parent-based sampling whose root ratio can change on reload. */
-class ReloadableSampler implements Sampler {
-  private inner: Sampler;
-  constructor(rate: number) { this.inner = ReloadableSampler.build(rate); }
-  static build(rate: number): Sampler {
-    return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(rate) });
+/** A request that is not sampled: ids only, no SDK objects. */
+class UnsampledAttemptSpan implements AttemptSpan {
+  readonly traceparent: string;
+  constructor(traceId: string) { this.traceparent = `00-${traceId}-${newSpanId()}-00`; }
+  end(): void { /* nothing recorded */ }
+}
+
+class UnsampledRequestSpan implements RequestSpan {
+  readonly traceId: string;
+  readonly traceparent: string;
+  readonly sampled = false;
+  constructor(traceId: string) {
+    this.traceId = traceId;
+    this.traceparent = `00-${traceId}-${newSpanId()}-00`;
   }
-  set rate(rate: number) { this.inner = ReloadableSampler.build(rate); }
-  shouldSample(context: Context, traceId: string, spanName: string, spanKind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
-    return this.inner.shouldSample(context, traceId, spanName, spanKind, attributes, links);
-  }
-  toString(): string { return `Sentinel{${this.inner.toString()}}`; }
+  startAttempt(): AttemptSpan { return new UnsampledAttemptSpan(this.traceId); }
+  end(): void { /* nothing recorded */ }
 }
 
 type ExportCallback = Parameters<SpanExporter['export']>[1];
@@ -172,7 +179,10 @@ function portOf(target: string): number {
 }
 
 export function createOtelTracer(config: TracingConfig, version: string, hooks: TracerHooks): Tracer {
-  const sampler = new ReloadableSampler(config.samplingRate);
+  let rate = config.samplingRate;
+  // Only sampled requests reach the SDK (see startRequest); its sampler records them all and keeps
+  // the parent-based rule for any span started under a recorded one.
+  const sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
   const exporter = new CountingExporter(new OTLPTraceExporter({ url: config.endpoint, timeoutMillis: EXPORT_TIMEOUT_MS }), hooks);
   const batch = new BatchSpanProcessor({
     exporter,
@@ -190,6 +200,10 @@ export function createOtelTracer(config: TracingConfig, version: string, hooks: 
 
   return {
     startRequest(req: IncomingMessage, parent: TraceContext | null, tracestate: string | null, listener: string, requestId: string): RequestSpan {
+      // Parent-based: the caller's sampled flag decides; a new trace is sampled at `rate`.
+      if (parent !== null ? (Number.parseInt(parent.flags, 16) & 1) === 0 : !(rate >= 1 || (rate > 0 && Math.random() < rate))) {
+        return new UnsampledRequestSpan(parent !== null ? parent.traceId : newTraceId());
+      }
       let ctx = ROOT_CONTEXT;
       if (parent !== null) {
         ctx = trace.setSpanContext(ROOT_CONTEXT, {
@@ -216,8 +230,8 @@ export function createOtelTracer(config: TracingConfig, version: string, hooks: 
       }
       return new OtelRequestSpan(tracer, span, method);
     },
-    setSamplingRate(rate: number): void {
-      sampler.rate = rate;
+    setSamplingRate(r: number): void {
+      rate = r;
     },
     async shutdown(timeoutMs: number): Promise<void> {
       let timer: NodeJS.Timeout | undefined;
