@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { AccessLog, Logs, clfTime, escapeLogField, formatCombined } from '../../src/observability/log.ts';
+import { AccessLog, Logs, clfTime, escapeLogField, formatCombined, formatJson } from '../../src/observability/log.ts';
 import type { AccessRecord } from '../../src/observability/log.ts';
 import { LogDestination, MAX_BUFFERED_LOG_BYTES } from '../../src/observability/log-destinations.ts';
 import { classifyClientError } from '../../src/server/http-listener.ts';
@@ -59,6 +59,26 @@ describe('combined format', () => {
     expect(line).toBe('::1 - - [10/Oct/2000:13:55:36 +0000] "GET /a b HTTP/1.1" 200 - "-" "curl/8 \\"x\\"" request_id=r-1 trace_id=0af7651916cd43dd8448eb211c80319c route=api upstream=app target=127.0.0.1:3000 attempts=2 error=- duration_ms=1.5 upstream_ms=1.25 agents_ms=0.125\n');
     expect(formatCombined({ ...RECORD, bytes_out: 42, error_code: 'UPSTREAM_RESET', status: 502 }, fakeReq({ referer: 'http://r/' }), 0))
       .toContain('502 42 "http://r/" "-"');
+  });
+});
+
+describe('json format', () => {
+  it('one JSON object per line: level, time, every field (an undefined error code left out), msg', () => {
+    const line = formatJson({ ...RECORD, path: '/a"\n\u2028' }, Date.UTC(2026, 0, 2, 3, 4, 5, 6));
+    expect(line.endsWith('}\n')).toBe(true);
+    expect(line.indexOf('\n')).toBe(line.length - 1);
+    const o = JSON.parse(line) as Record<string, unknown>;
+    expect(Object.keys(o)).toEqual(['level', 'time', ...Object.keys(RECORD).filter((k) => k !== 'error_code'), 'msg']);
+    expect(o).toMatchObject({ level: 30, time: '2026-01-02T03:04:05.006Z', msg: 'access', path: '/a"\n\u2028', agents_ms: 0.125 });
+    expect(JSON.parse(formatJson({ ...RECORD, error_code: 'UPSTREAM_RESET' }, 0)).error_code).toBe('UPSTREAM_RESET');
+  });
+
+  it('fields a route handler adds (ex.logFields) follow the standard ones, in both formats; a standard name is not overridden', () => {
+    const extra = { deployment_id: 'd 1', instance_id: 'i-2', status: 999 };
+    const o = JSON.parse(formatJson(RECORD, 0, extra)) as Record<string, unknown>;
+    expect(o).toMatchObject({ deployment_id: 'd 1', instance_id: 'i-2', status: 200, msg: 'access' });
+    const line = formatCombined(RECORD, fakeReq({}), 0, extra);
+    expect(line.trimEnd().endsWith(' agents_ms=0.125 deployment_id=d\\x201 instance_id=i-2')).toBe(true);
   });
 });
 

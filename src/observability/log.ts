@@ -112,6 +112,21 @@ export function clfTime(ms: number): string {
 }
 
 /**
+ * One JSON line, in the shape of the process log's records (`level`, `time`, the fields, `msg`).
+ * Built directly rather than through pino (a fixed field list, strings escaped one by one), which
+ * is several times cheaper per request than pino's generic serialisation. A new AccessRecord field
+ * must be added here too (the unit test compares the keys with the record's).
+ */
+export function formatJson(r: AccessRecord, nowMs: number, extra: ExtraLogFields = null): string {
+  const q = JSON.stringify;
+  return `{"level":30,"time":"${new Date(nowMs).toISOString()}","request_id":${q(r.request_id)},"trace_id":${q(r.trace_id)},"listener":${q(r.listener)}`
+    + `,"client_ip":${q(r.client_ip)},"method":${q(r.method)},"path":${q(r.path)},"host":${q(r.host)},"route":${q(r.route)}`
+    + `,"upstream":${q(r.upstream)},"target":${q(r.target)},"attempts":${r.attempts},"status":${r.status}`
+    + `${r.error_code === undefined ? '' : `,"error_code":${q(r.error_code)}`},"bytes_in":${r.bytes_in},"bytes_out":${r.bytes_out}`
+    + `,"duration_ms":${r.duration_ms},"upstream_ms":${r.upstream_ms},"agents_ms":${r.agents_ms}${extraJson(extra)},"msg":"access"}\n`;
+}
+
+/**
  * One combined-format line: Apache's `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"`
  * followed by Sentinel's fields as key=value pairs (ids never contain spaces).
  */
@@ -120,6 +135,13 @@ export type ExtraLogFields = Readonly<Record<string, string | number>> | null;
 
 const STANDARD_FIELDS: ReadonlySet<string> = new Set(['level', 'time', 'msg', 'request_id', 'trace_id', 'listener', 'client_ip', 'method', 'path', 'host',
   'route', 'upstream', 'target', 'attempts', 'status', 'error_code', 'bytes_in', 'bytes_out', 'duration_ms', 'upstream_ms', 'agents_ms']);
+
+function extraJson(extra: ExtraLogFields): string {
+  if (extra === null) return '';
+  let out = '';
+  for (const k of Object.keys(extra)) if (!STANDARD_FIELDS.has(k)) out += `,${JSON.stringify(k)}:${JSON.stringify(extra[k])}`;
+  return out;
+}
 
 /** ` key=value` for each extra field (values escaped; spaces as \x20 so a field stays one token). */
 function extraCombined(extra: ExtraLogFields): string {
@@ -143,15 +165,12 @@ export class AccessLog {
   /** Share of successful requests logged; errors always are. */
   sampleRate: number;
   private readonly dest: LogDestination;
-  private readonly json: Logger;
   onDrop: (() => void) | null = null;
 
   constructor(dest: LogDestination, cfg: AccessLogConfig) {
     this.dest = dest;
     this.format = cfg.format;
     this.sampleRate = cfg.sampleRate;
-    const sink = { write: (line: string) => { if (!this.dest.write(line)) this.onDrop?.(); } };
-    this.json = pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, sink);
   }
 
   /** The reloadable settings. */
@@ -168,8 +187,8 @@ export class AccessLog {
 
   /** `extra`: fields a route handler added (deployments: deployment and instance ids). */
   write(record: AccessRecord, req: IncomingMessage, extra: ExtraLogFields = null): void {
-    if (this.format === 'json') this.json.info(extra === null ? record : { ...extra, ...record }, 'access');
-    else if (!this.dest.write(formatCombined(record, req, Date.now(), extra))) this.onDrop?.();
+    const line = this.format === 'json' ? formatJson(record, Date.now(), extra) : formatCombined(record, req, Date.now(), extra);
+    if (!this.dest.write(line)) this.onDrop?.();
   }
 }
 
