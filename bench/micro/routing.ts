@@ -8,6 +8,7 @@
 // referenceMatch as tests use it (re-sorts the routes on every call); `linear` is the same linear
 // scan over pre-sorted routes, which isolates what indexing buys. Not a test: numbers are noisy.
 
+import { DEFAULT_POLICIES } from '../../src/config/schema/route-policies.ts';
 import type { MatchCondition, RouteConfig } from '../../src/config/types.ts';
 import { compileRouter } from '../../src/routing/router.ts';
 import { referenceMatch, referenceMatchInOrder, referenceOrder } from '../../src/routing/reference.ts';
@@ -18,7 +19,7 @@ const ROUTE_COUNT = 1000;
 const MIX = { exact: 400, prefix: 300, regex: 100, hostExact: 100, hostWildcard: 100 } as const;
 
 function makeRoute(id: string, matches: MatchCondition[], priority = 50): RouteConfig {
-  return { id, priority, matches, action: { kind: 'upstream', upstream: 'backend' }, filters: [], loc: { file: 'bench.kdl', line: 1, column: 1 } };
+  return { id, priority, matches, action: { kind: 'upstream', upstream: 'backend' }, filters: [], policies: DEFAULT_POLICIES, loc: { file: 'bench.kdl', line: 1, column: 1 } };
 }
 
 /** A deterministic shuffle (LCG), so declaration order is mixed but the same on every run. */

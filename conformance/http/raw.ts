@@ -1,6 +1,8 @@
 // Raw-socket client for the black-box HTTP suite: sends exact bytes (so malformed requests can be
 // sent) and collects everything the server answers until it closes or goes quiet.
-import { connect } from 'node:net';
+import { get } from 'node:http';
+import { connect, createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export interface RawReply {
   /** Everything received. */
@@ -33,4 +35,113 @@ export function rawExchange(port: number, bytes: string | Buffer, opts: { quietM
     s.on('close', () => { closed = true; finish(); });
     s.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'ECONNRESET') { closed = true; finish(); } else reject(e); });
   });
+}
+
+/** One request as a raw upstream received it: the exact bytes of the head and of the framed body. */
+export interface RawRequest {
+  readonly head: string;
+  readonly body: Buffer;
+}
+
+export interface RawUpstream {
+  readonly port: number;
+  readonly address: string;
+  readonly requests: RawRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP upstream that records every request byte for byte and answers with whatever `respond`
+ * returns (raw bytes, so interim responses, trailers and odd heads can be sent). It frames
+ * requests by Content-Length or chunked, which is all the proxy sends.
+ */
+export async function startRawUpstream(respond: (req: RawRequest) => string | Buffer): Promise<RawUpstream> {
+  const requests: RawRequest[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+    let buf = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end + 4).toString('latin1');
+        const rest = buf.subarray(end + 4);
+        let bodyEnd: number;
+        const cl = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        if (cl !== null) bodyEnd = Number(cl[1]);
+        else if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+          const last = rest.indexOf('0\r\n\r\n');
+          if (last < 0) return;
+          bodyEnd = last + 5;
+        } else bodyEnd = 0;
+        if (rest.length < bodyEnd) return;
+        const req = { head, body: Buffer.from(rest.subarray(0, bodyEnd)) };
+        buf = Buffer.from(rest.subarray(bodyEnd));
+        requests.push(req);
+        s.write(respond(req));
+      }
+    });
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port, address: `127.0.0.1:${port}`, requests,
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** Parses the response heads in a raw reply: status and lower-cased fields (repeated names joined with ", "). */
+export function parseHeads(text: string): { status: number; headers: Record<string, string>; body: string }[] {
+  const out: { status: number; headers: Record<string, string>; body: string }[] = [];
+  const re = /HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n/g;
+  let m: RegExpExecArray | null;
+  const starts: { status: number; headers: Record<string, string>; end: number; start: number }[] = [];
+  while ((m = re.exec(text)) !== null) {
+    const headers: Record<string, string> = {};
+    for (const line of (m[2] as string).split('\r\n')) {
+      if (line === '') continue;
+      const i = line.indexOf(':');
+      const k = line.slice(0, i).toLowerCase();
+      const v = line.slice(i + 1).trim();
+      headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+    }
+    starts.push({ status: Number(m[1]), headers, start: m.index, end: m.index + m[0].length });
+  }
+  for (let i = 0; i < starts.length; i++) {
+    const s = starts[i] as (typeof starts)[number];
+    const next = starts[i + 1];
+    out.push({ status: s.status, headers: s.headers, body: text.slice(s.end, next === undefined ? text.length : next.start) });
+  }
+  return out;
+}
+
+/** The value of one counter series on a Prometheus text page (0 when absent). */
+export async function metricValue(metricsPort: number, series: string): Promise<number> {
+  const text = await new Promise<string>((resolve, reject) => {
+    get({ host: '127.0.0.1', port: metricsPort, path: '/metrics' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  }
+  return 0;
+}
+
+/** Audit records the proxy wrote to its process log (stderr) so far. */
+export function auditRecords(stderr: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of stderr.split('\n')) {
+    if (!line.includes('"audit":true')) continue;
+    try { out.push(JSON.parse(line) as Record<string, unknown>); } catch { /* partial line */ }
+  }
+  return out;
 }

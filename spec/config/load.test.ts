@@ -1,3 +1,4 @@
+import { DEFAULT_POLICIES } from '../../src/config/schema/route-policies.ts';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,11 +56,11 @@ describe('loadConfigText: valid configs', () => {
       listeners: [
         {
           id: 'http', host: '127.0.0.1', port: 8080, protocol: 'http', headersTimeoutMs: 5000, requestTimeoutMs: 30000,
-          keepaliveTimeoutMs: 500, keepaliveMaxRequests: 100, defaultRoute: 'fallback', loc: { file: 'full.kdl', line: 9, column: 5 },
+          keepaliveTimeoutMs: 500, keepaliveMaxRequests: 100, maxUriBytes: 8192, defaultRoute: 'fallback', loc: { file: 'full.kdl', line: 9, column: 5 },
         },
         {
           id: 'v6', host: '::1', port: 0, protocol: 'http', headersTimeoutMs: 10000, requestTimeoutMs: 60000,
-          keepaliveTimeoutMs: 75000, keepaliveMaxRequests: 0, defaultRoute: null, loc: { file: 'full.kdl', line: 18, column: 5 },
+          keepaliveTimeoutMs: 75000, keepaliveMaxRequests: 0, maxUriBytes: 8192, defaultRoute: null, loc: { file: 'full.kdl', line: 18, column: 5 },
         },
       ],
       routes: [
@@ -76,11 +77,12 @@ describe('loadConfigText: valid configs', () => {
           ],
           action: { kind: 'upstream', upstream: 'backend' },
           filters: [],
+          policies: DEFAULT_POLICIES,
           loc: { file: 'full.kdl', line: 21, column: 5 },
         },
-        { id: 'regex', priority: -5, matches: [{ kind: 'path-regex', value: '^/v[0-9]+/' }], action: { kind: 'upstream', upstream: 'backend' }, filters: [], loc: { file: 'full.kdl', line: 34, column: 5 } },
-        { id: 'exact', priority: 50, matches: [{ kind: 'path', value: '/exact' }], action: { kind: 'builtin', handler: 'not-found' }, filters: [], loc: { file: 'full.kdl', line: 35, column: 5 } },
-        { id: 'fallback', priority: 10, matches: [{ kind: 'path-prefix', value: '/' }], action: { kind: 'builtin', handler: 'status' }, filters: [], loc: { file: 'full.kdl', line: 36, column: 5 } },
+        { id: 'regex', priority: -5, matches: [{ kind: 'path-regex', value: '^/v[0-9]+/' }], action: { kind: 'upstream', upstream: 'backend' }, filters: [], policies: DEFAULT_POLICIES, loc: { file: 'full.kdl', line: 34, column: 5 } },
+        { id: 'exact', priority: 50, matches: [{ kind: 'path', value: '/exact' }], action: { kind: 'builtin', handler: 'not-found' }, filters: [], policies: DEFAULT_POLICIES, loc: { file: 'full.kdl', line: 35, column: 5 } },
+        { id: 'fallback', priority: 10, matches: [{ kind: 'path-prefix', value: '/' }], action: { kind: 'builtin', handler: 'status' }, filters: [], policies: DEFAULT_POLICIES, loc: { file: 'full.kdl', line: 36, column: 5 } },
       ],
       upstreams: [
         {
@@ -100,6 +102,7 @@ describe('loadConfigText: valid configs', () => {
           outlierDetection: null,
           retryPolicy: null,
           discovery: { kind: 'static' },
+          maxResponseHeaderBytes: 65536,
           loc: { file: 'full.kdl', line: 39, column: 5 },
         },
       ],

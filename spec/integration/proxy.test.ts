@@ -160,7 +160,7 @@ beforeAll(async () => {
   proxy = await startSentinel(`
 listeners { listener "main" { address "127.0.0.1:0" } }
 routes {
-  route "echo" { matches { path-prefix "/" }; upstream "echo" }
+  route "echo" { matches { path-prefix "/" }; upstream "echo"; policies { max-body-size-bytes 67108864 } }
   route "hosted" { matches { path-prefix "/rewrite-host" }; upstream "echo-host" }
   route "stall" { matches { path-prefix "/s" }; upstream "stall" }
   route "total" { matches { path-prefix "/t" }; upstream "stall-total" }

@@ -1,5 +1,6 @@
 // Builders shared by the routing specs and the routing micro-benchmark.
 
+import { DEFAULT_POLICIES } from '../../src/config/schema/route-policies.ts';
 import type { MatchCondition, RouteConfig } from '../../src/config/types.ts';
 import type { MatchInput } from '../../src/routing/types.ts';
 
@@ -11,7 +12,7 @@ export function route(id: string, matches: readonly MatchCondition[], priority: 
     priority,
     matches,
     action: { kind: 'upstream', upstream: `up-${id}` },
-    filters: [],
+    filters: [], policies: DEFAULT_POLICIES,
     loc: { file: 'test.kdl', line: 1, column: 1 },
   };
 }

@@ -1,7 +1,7 @@
 // Config → Snapshot: the frozen runtime form of one config generation. Pure apart from taking
 // long-lived handles (pools, target health, probers, discovery sources) from the registry;
 // `releaseSnapshot` gives them back.
-import type { BuiltinHandler, Config, ListenerConfig, RouteConfig, UpstreamConfig } from '../config/types.ts';
+import type { BuiltinHandler, Config, HeaderRule, ListenerConfig, RouteConfig, RoutePolicies, UpstreamConfig } from '../config/types.ts';
 import { compileRouter } from '../routing/router.ts';
 import type { Router } from '../routing/types.ts';
 import type { Registry } from '../runtime/registry.ts';
@@ -13,7 +13,7 @@ import { DnsDiscoverer } from '../discovery/dns.ts';
 import { FileDiscoverer } from '../discovery/file.ts';
 import type { Metrics, RouteMetrics } from '../observability/metrics.ts';
 import type { Logger } from '../observability/log.ts';
-import type { RouteHandler } from '../pipeline/exchange.ts';
+import type { ConcurrencyGate, RouteHandler } from '../pipeline/exchange.ts';
 import type { RequestFilter } from '../pipeline/filters.ts';
 import type { HeaderOp } from '../pipeline/header-ops.ts';
 import { ProxyHandler } from '../pipeline/forward.ts';
@@ -22,6 +22,7 @@ import { DeploymentsHandler } from '../pipeline/deployments.ts';
 import { deploymentMetrics } from '../deployments/metrics.ts';
 import { createDeploymentRuntime, deploymentRuntimeKey } from '../deployments/runtime.ts';
 import type { DeploymentsConfig } from '../config/types.ts';
+import { StaticFilesHandler } from '../static/handler.ts';
 import { createCompileContext } from './context.ts';
 import type { CompileContext } from './context.ts';
 import { compileFilters } from './filters.ts';
@@ -38,8 +39,14 @@ export interface CompiledRoute {
   readonly filters: readonly RequestFilter[];
   /** Route header rules for the upstream request, or null. */
   readonly requestHeaderOps: readonly HeaderOp[] | null;
-  /** Route header rules for every response (relayed or local), or null. */
+  /** Route header rules and security headers for every response (relayed or local), or null. */
   readonly responseHeaderOps: readonly HeaderOp[] | null;
+  /** The same on TLS listeners (adds Strict-Transport-Security). */
+  readonly responseHeaderOpsTls: readonly HeaderOp[] | null;
+  /** `policies { max-body-size-bytes }`. */
+  readonly maxBodyBytes: number;
+  /** `policies { max-concurrent-requests }`, or null when unlimited. */
+  readonly concurrency: ConcurrencyGate | null;
   readonly metrics: RouteMetrics;
 }
 
@@ -95,6 +102,46 @@ export async function snapshotReady(snapshot: Snapshot): Promise<void> {
   clearTimeout(timer);
 }
 
+function toOp(r: HeaderRule): HeaderOp {
+  return r.op === 'remove' ? { op: 'remove', name: r.name } : r.op === 'rename' ? { op: 'rename', name: r.name, to: r.to } : { op: r.op, name: r.name, value: r.value };
+}
+
+/**
+ * Response operations of a route, in order: the Server policy, the route's own rules, then the
+ * security headers as defaults (added only when the response has none, so rules and upstreams win).
+ */
+export function compileResponseOps(p: RoutePolicies, tls: boolean): HeaderOp[] | null {
+  const ops: HeaderOp[] = [];
+  const server = p.serverHeader;
+  if (server.mode === 'remove') ops.push({ op: 'remove', name: 'server' });
+  else if (server.mode === 'set') ops.push({ op: 'set', name: 'server', value: server.value });
+  for (const r of p.responseHeaders) ops.push(toOp(r));
+  const sec = p.securityHeaders;
+  if (tls && sec.strictTransportSecurity !== null) ops.push({ op: 'default', name: 'strict-transport-security', value: sec.strictTransportSecurity });
+  if (sec.contentTypeOptions !== null) ops.push({ op: 'default', name: 'x-content-type-options', value: sec.contentTypeOptions });
+  if (sec.frameOptions !== null) ops.push({ op: 'default', name: 'x-frame-options', value: sec.frameOptions });
+  if (sec.referrerPolicy !== null) ops.push({ op: 'default', name: 'referrer-policy', value: sec.referrerPolicy });
+  return ops.length === 0 ? null : ops;
+}
+
+/** The route's concurrency gate, kept in the registry so that in-flight counts survive a reload. */
+function compileConcurrency(r: RouteConfig, cc: CompileContext): ConcurrencyGate | null {
+  const max = r.policies.maxConcurrentRequests;
+  if (max === 0) return null;
+  const gate = cc.acquire(`route-concurrency|${r.id}`, () => ({ active: 0, max, close: () => Promise.resolve() }));
+  gate.max = max;
+  return gate;
+}
+
+function compileHandler(r: RouteConfig, upstream: UpstreamRuntime | null): RouteHandler {
+  switch (r.action.kind) {
+    case 'upstream': return new ProxyHandler(upstream as UpstreamRuntime);
+    case 'builtin': return new BuiltinRouteHandler(r.action.handler);
+    case 'static': return new StaticFilesHandler(r.action.files);
+    case 'deployments': throw new Error('deployments handlers are compiled with their runtime (compileDeployments)');
+  }
+}
+
 export function compileSnapshot(config: Config, hash: string, generation: number, registry: Registry, metrics: Metrics, logger: Logger | null = null): Snapshot {
   const { cc, acquired } = createCompileContext(config, registry, metrics, logger);
   try {
@@ -120,14 +167,14 @@ function build(cc: CompileContext, hash: string, generation: number, acquired: s
       throw new Error(`route "${r.id}" names unknown upstream "${r.action.upstream}"`);
     }
     const builtin = r.action.kind === 'builtin' ? r.action.handler : null;
-    let requestHeaderOps: readonly HeaderOp[] | null = null;
     let handler: RouteHandler;
-    if (upstream !== null) handler = new ProxyHandler(upstream);
-    else if (r.action.kind === 'deployments') {
+    let ownOps: readonly HeaderOp[] = [];
+    if (r.action.kind === 'deployments') {
       const d = compileDeployments(cc, r.id, r.action.deployments);
-      requestHeaderOps = d.requestHeaderOps;
+      ownOps = d.requestHeaderOps;
       handler = d;
-    } else handler = new BuiltinRouteHandler(builtin ?? 'not-found');
+    } else handler = compileHandler(r, upstream);
+    const requestOps = [...ownOps, ...r.policies.requestHeaders.map(toOp)];
     routes.set(r, {
       id: r.id,
       config: r,
@@ -139,8 +186,12 @@ function build(cc: CompileContext, hash: string, generation: number, acquired: s
         if (f === undefined) throw new Error(`route "${r.id}" names unknown filter "${id}"`);
         return f;
       }),
-      requestHeaderOps,
-      responseHeaderOps: null,
+      requestHeaderOps: requestOps.length === 0 ? null : requestOps,
+      responseHeaderOps: compileResponseOps(r.policies, false),
+      responseHeaderOpsTls: compileResponseOps(r.policies, true),
+      // A deployments route streams bodies as Unkey's Sentinel does: no body limit (the policy key is refused there).
+      maxBodyBytes: r.action.kind === 'deployments' ? Number.POSITIVE_INFINITY : r.policies.maxBodyBytes,
+      concurrency: compileConcurrency(r, cc),
       metrics: metrics.route(r.id),
     });
   }

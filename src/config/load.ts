@@ -2,7 +2,7 @@
 import { readFile as readFileAsync } from 'node:fs/promises';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, basename } from 'node:path';
-import type { Diagnostic, LoadResult } from './types.ts';
+import type { Config, Diagnostic, LoadResult } from './types.ts';
 import { parseKdl } from './kdl.ts';
 import type { LNode } from './kdl.ts';
 import { makeDiagnostic } from './diagnostics.ts';
@@ -140,11 +140,27 @@ export function loadConfigText(text: string, file: string, opts: LoadOptions = {
     }
     const validated = validateConfig(state.top, state.files, main);
     const diagnostics = [...state.diags, ...validated.diagnostics];
+    if (validated.config !== null) checkStaticRoots(state, validated.config, diagnostics);
     const hasError = diagnostics.some((d) => d.severity === 'error');
     return { config: hasError ? null : validated.config, diagnostics: sortDiagnostics(diagnostics, state.files) };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return { config: null, diagnostics: [makeDiagnostic('error', 'internal-error', `config loader failed: ${message}`, file, { line: 0, column: 0 }, '')] };
+  }
+}
+
+/**
+ * A static-files root that is not a readable directory would answer 404 to everything: refuse the
+ * config instead (checked again on every reload, in the loader's child process).
+ */
+function checkStaticRoots(state: LoadState, config: Config, diags: Diagnostic[]): void {
+  for (const r of config.routes) {
+    if (r.action.kind !== 'static') continue;
+    const root = r.action.files.root;
+    if (state.listDir(root) !== null) continue;
+    diags.push(makeDiagnostic('error', 'invalid-value', `route ${JSON.stringify(r.id)}: static-files root ${JSON.stringify(root)} is not a readable directory`,
+      r.loc.file, { line: r.loc.line, column: r.loc.column }, `routes/route ${JSON.stringify(r.id)}/static-files/root`,
+      'a relative root is resolved against the directory of the config file'));
   }
 }
 

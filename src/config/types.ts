@@ -52,6 +52,8 @@ export interface ListenerConfig {
   readonly keepaliveTimeoutMs: number;
   /** 0 = unlimited. */
   readonly keepaliveMaxRequests: number;
+  /** Longest request-target (path and query) accepted; longer is 414 URI_TOO_LONG. */
+  readonly maxUriBytes: number;
   readonly defaultRoute: string | null;
   readonly loc: SourceLoc;
 }
@@ -69,10 +71,30 @@ export type MatchCondition =
 
 export type BuiltinHandler = 'status' | 'health' | 'ready' | 'upstreams' | 'metrics' | 'not-found';
 
+/** `static-files { }`: a directory served by Sentinel itself (src/static/). */
+export interface StaticFilesConfig {
+  /**
+   * The directory; the normalised request path is appended to it (nginx `root` semantics). A
+   * relative root is resolved against the directory of the config file that names it.
+   */
+  readonly root: string;
+  /** Files tried, in order, when the path names a directory. */
+  readonly index: readonly string[];
+  /** Cache-Control of every file response, or null for none. */
+  readonly cacheControl: string | null;
+  /** Precompressed siblings (`file.br`, `file.gz`) served when the client accepts them, in preference order. */
+  readonly precompressed: readonly ContentCoding[];
+  /** File (relative to root) served with 200 when the path names no file (single-page apps), or null. */
+  readonly fallback: string | null;
+}
+
+export type ContentCoding = 'br' | 'gzip';
+
 export type RouteAction =
   | { readonly kind: 'upstream'; readonly upstream: string }
   | { readonly kind: 'builtin'; readonly handler: BuiltinHandler }
-  | { readonly kind: 'deployments'; readonly deployments: DeploymentsConfig };
+  | { readonly kind: 'deployments'; readonly deployments: DeploymentsConfig }
+  | { readonly kind: 'static'; readonly files: StaticFilesConfig };
 
 // ---------- deployment routing (issue 9, docs/deployments.md) ----------
 
@@ -163,6 +185,42 @@ export interface DeploymentsConfig {
   readonly store: DeploymentsStoreConfig;
 }
 
+/**
+ * One header rule of `policies { request-headers { } response-headers { } }`, applied in the order
+ * written. `default` sets a field only when it is absent (the security headers use it).
+ */
+export type HeaderRule =
+  | { readonly op: 'set' | 'add' | 'default'; readonly name: string; readonly value: string }
+  | { readonly op: 'remove'; readonly name: string }
+  | { readonly op: 'rename'; readonly name: string; readonly to: string };
+
+/** Security response headers of a route; null = not sent. Each is added only when the response has none. */
+export interface SecurityHeadersConfig {
+  /** Sent only on TLS listeners (RFC 6797 §7.2: never over plain HTTP). */
+  readonly strictTransportSecurity: string | null;
+  readonly contentTypeOptions: string | null;
+  readonly frameOptions: string | null;
+  readonly referrerPolicy: string | null;
+}
+
+/** What happens to the `Server` field of responses: removed, passed through, or replaced. */
+export type ServerHeaderPolicy =
+  | { readonly mode: 'remove' }
+  | { readonly mode: 'pass' }
+  | { readonly mode: 'set'; readonly value: string };
+
+/** `policies { }` of a route: limits and header rules. Every field has its default applied. */
+export interface RoutePolicies {
+  /** Largest request body accepted (declared or counted while it streams); over it: 413. */
+  readonly maxBodyBytes: number;
+  /** Requests handled at once on this route; beyond it 503 at once. 0 = unlimited. */
+  readonly maxConcurrentRequests: number;
+  readonly requestHeaders: readonly HeaderRule[];
+  readonly responseHeaders: readonly HeaderRule[];
+  readonly securityHeaders: SecurityHeadersConfig;
+  readonly serverHeader: ServerHeaderPolicy;
+}
+
 export interface RouteConfig {
   readonly id: string;
   /** Higher wins. Named priorities: low=10, normal=50, high=100, critical=1000. */
@@ -171,6 +229,7 @@ export interface RouteConfig {
   readonly action: RouteAction;
   /** Ids of `filters { filter "id" }` entries, run in this order before the action. */
   readonly filters: readonly string[];
+  readonly policies: RoutePolicies;
   readonly loc: SourceLoc;
 }
 
@@ -355,6 +414,8 @@ export interface UpstreamConfig {
   readonly retryPolicy: RetryPolicyConfig | null;
   /** `static`: `targets` above; otherwise `targets` is empty and the source fills it at run time. */
   readonly discovery: DiscoveryConfig;
+  /** Largest response head accepted from a target; larger is 502 UPSTREAM_HEADERS_TOO_LARGE. */
+  readonly maxResponseHeaderBytes: number;
   readonly loc: SourceLoc;
 }
 

@@ -14,16 +14,27 @@ export interface ErrorSpec {
 
 export const ERROR_TABLE = {
   BAD_REQUEST: { status: 400, source: 'client', retryable: false, message: 'The request is malformed.' },
+  UPGRADE_NOT_ALLOWED: { status: 403, source: 'client', retryable: false, message: 'This route does not accept a protocol upgrade.' },
+  FILE_FORBIDDEN: { status: 403, source: 'client', retryable: false, message: 'The file cannot be read.' },
   ROUTE_NOT_FOUND: { status: 404, source: 'client', retryable: false, message: 'No route matches this request.' },
+  FILE_NOT_FOUND: { status: 404, source: 'client', retryable: false, message: 'The requested file does not exist.' },
   METHOD_NOT_ALLOWED: { status: 405, source: 'client', retryable: false, message: 'The method is not allowed for this resource.' },
+  PRECONDITION_FAILED: { status: 412, source: 'client', retryable: false, message: 'A precondition of the request does not hold.' },
+  PAYLOAD_TOO_LARGE: { status: 413, source: 'client', retryable: false, message: 'The request body is larger than this route accepts.' },
+  URI_TOO_LONG: { status: 414, source: 'client', retryable: false, message: 'The request target is too long.' },
+  RANGE_NOT_SATISFIABLE: { status: 416, source: 'client', retryable: false, message: 'The requested range is not satisfiable.' },
+  EXPECTATION_FAILED: { status: 417, source: 'client', retryable: false, message: 'The expectation in the Expect header cannot be met.' },
   CLIENT_CLOSED_REQUEST: { status: 499, source: 'client', retryable: false, message: 'The client closed the request.' },
   INTERNAL_ERROR: { status: 500, source: 'proxy', retryable: false, message: 'The proxy failed to handle the request.' },
+  METHOD_NOT_IMPLEMENTED: { status: 501, source: 'proxy', retryable: false, message: 'The proxy does not support this method.' },
   UPSTREAM_CONNECT_FAILED: { status: 502, source: 'upstream', retryable: true, message: 'The upstream refused or dropped the connection.' },
   UPSTREAM_RESET: { status: 502, source: 'upstream', retryable: true, message: 'The upstream closed the connection before responding.' },
   UPSTREAM_PROTOCOL_ERROR: { status: 502, source: 'upstream', retryable: false, message: 'The upstream sent an invalid response.' },
+  UPSTREAM_HEADERS_TOO_LARGE: { status: 502, source: 'upstream', retryable: false, message: 'The upstream sent a response head that is too large.' },
   UPSTREAM_NO_HEALTHY: { status: 503, source: 'upstream', retryable: false, message: 'No upstream target is available.' },
   UPSTREAM_QUEUE_FULL: { status: 503, source: 'upstream', retryable: false, message: 'The upstream is at capacity.' },
   SHUTTING_DOWN: { status: 503, source: 'proxy', retryable: false, message: 'The proxy is shutting down.' },
+  ROUTE_CONCURRENCY_LIMITED: { status: 503, source: 'proxy', retryable: false, message: 'This route is handling as many requests as it allows; try again later.' },
   UPSTREAM_CONNECT_TIMEOUT: { status: 504, source: 'upstream', retryable: true, message: 'Connecting to the upstream timed out.' },
   UPSTREAM_HEADERS_TIMEOUT: { status: 504, source: 'upstream', retryable: false, message: 'The upstream did not respond in time.' },
   UPSTREAM_ATTEMPT_TIMEOUT: { status: 504, source: 'upstream', retryable: true, message: 'The upstream did not respond in time.' },
@@ -36,6 +47,7 @@ export const ERROR_TABLE = {
   DEPLOYMENT_NO_RUNNING_INSTANCES: { status: 503, source: 'upstream', retryable: false, message: 'No running instance of this deployment is available.' },
   DEPLOYMENT_LOOKUP_FAILED: { status: 500, source: 'proxy', retryable: false, message: 'The deployment could not be looked up.' },
   DEPLOYMENT_INVALID_ADDRESS: { status: 500, source: 'config', retryable: false, message: 'The deployment is misconfigured.' },
+  HTTP_VERSION_NOT_SUPPORTED: { status: 505, source: 'proxy', retryable: false, message: 'Only HTTP/1.0 and HTTP/1.1 are accepted on this listener.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -5,7 +5,7 @@
 // Closing is graceful (undici lets requests already on the pool finish). Each endpoint is a
 // one-target UpstreamRuntime so the forward phase's `Attempt` drives it like any other target.
 import type { UpstreamConfig } from '../config/types.ts';
-import { createPool, poolKey } from '../upstream/transport.ts';
+import { DEFAULT_MAX_HEADER_BYTES, createPool, poolKey } from '../upstream/transport.ts';
 import type { PoolOptions } from '../upstream/transport.ts';
 import { UpstreamRuntime } from '../upstream/upstream.ts';
 import type { TargetRuntime } from '../upstream/upstream.ts';
@@ -124,6 +124,7 @@ export class InstanceEndpoints {
       outlierDetection: null,
       retryPolicy: null,
       discovery: { kind: 'static' },
+      maxResponseHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
       loc: NO_LOC,
     };
     const runtime: TargetRuntime = {

@@ -1,6 +1,14 @@
-// The request-body phase: reading a whole request body into memory, bounded, for the phases that
-// need it at once (an agent inspecting it, a retry that must replay it). Bodies that are not
-// buffered stream from the client to the upstream with backpressure (src/pipeline/forward.ts).
+// The request-body phase: the route's body limit, `Expect: 100-continue`, and the two ways a body
+// leaves: streamed from the client to the upstream with backpressure (src/pipeline/forward.ts), or
+// read whole into memory, bounded, for the phases that need it at once (an agent inspecting it, a
+// retry that must replay it).
+//
+// Body limit (`policies { max-body-size-bytes }`): a declared Content-Length over it is refused
+// before anything is read or forwarded; a chunked body is counted as it streams and cut off at the
+// limit (the upstream request is aborted, the client gets 413 if no response head went out yet).
+import type { IncomingMessage } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { ProxyError } from '../core/errors.ts';
 import type { Exchange } from './exchange.ts';
 
 export type BufferResult =
@@ -16,6 +24,53 @@ export function declaredLength(ex: Exchange): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : -1;
 }
 
+/** The body limit of the exchange's route (bodies are read only once routed; unrouted: none accepted). */
+export function bodyLimit(ex: Exchange): number {
+  return ex.route?.maxBodyBytes ?? 0;
+}
+
+/**
+ * Checks the declared body size against the route's limit and, when the client waits for it,
+ * sends `100 Continue`. Call right before a handler reads the body. False: the exchange was ended
+ * (413, counted and audited).
+ */
+export function admitRequestBody(ex: Exchange): boolean {
+  if (!ex.hasRequestBody()) return true;
+  if (declaredLength(ex) > bodyLimit(ex)) {
+    ex.limitExceeded('body-bytes', 'PAYLOAD_TOO_LARGE');
+    return false;
+  }
+  ex.sendContinue();
+  return true;
+}
+
+async function* countedBody(ex: Exchange, req: IncomingMessage, max: number): AsyncGenerator<Buffer> {
+  let size = 0;
+  // destroyOnReturn false: stopping at the limit must not destroy the request (and with it the
+  // client connection) before the 413 is written.
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) {
+      ex.ctx.metrics.limitTriggered('body-bytes');
+      ex.audit('limits', 'reject', 'body-bytes exceeded', { status: 413, limit: 'body-bytes' });
+      throw new ProxyError('PAYLOAD_TOO_LARGE', `chunked body over ${max} bytes`);
+    }
+    yield chunk;
+  }
+}
+
+/**
+ * What the upstream request sends as its body: the request itself when its Content-Length was
+ * declared (admitted against the limit already; the parser and undici enforce the exact length),
+ * or a counting reader for a chunked body, which ends the upload at the limit.
+ */
+export function requestBodySource(ex: Exchange): Dispatcher.DispatchOptions['body'] {
+  const req = ex.req;
+  if (declaredLength(ex) >= 0) return req;
+  // undici sends any async iterable (lib/core/request.js: isIterable); its typings list only streams.
+  return countedBody(ex, req, bodyLimit(ex)) as unknown as Dispatcher.DispatchOptions['body'];
+}
+
 /**
  * Reads the request body into one Buffer, stopping at `maxBytes` (the rest is not read: the
  * caller answers and the connection closes). The time it may take is bounded by the listener's
@@ -27,6 +82,7 @@ export function bufferRequestBody(ex: Exchange, maxBytes: number): Promise<Buffe
     return Promise.resolve({ ok: true, body: ex.body });
   }
   if (declaredLength(ex) > maxBytes) return Promise.resolve({ ok: false, reason: 'too-large' });
+  ex.sendContinue();
   const req = ex.req;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];

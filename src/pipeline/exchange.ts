@@ -79,6 +79,41 @@ function uncorkResponse(res: ServerResponse): void {
   res.uncork();
 }
 
+/**
+ * After a local reply, at most this much of a request body that nobody read is read and thrown
+ * away so that the connection can be kept; a longer body closes the connection.
+ */
+export const DISCARD_BODY_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Runs once a local reply is written while the client is still sending a body nobody will read.
+ * Node reads and drops the rest so that the next request on the connection can be parsed; this
+ * bounds how much it drops (the listener's request timeout bounds how long).
+ */
+function discardUnreadBody(this: ResWithExchange): void {
+  const ex = this[kExchange];
+  if (ex === undefined) return;
+  const req = ex.req;
+  if (req.complete || req.destroyed) return;
+  let dropped = 0;
+  const onData = (chunk: Buffer): void => {
+    dropped += chunk.length;
+    if (dropped > DISCARD_BODY_MAX_BYTES) {
+      req.off('data', onData);
+      req.socket?.destroy();
+    }
+  };
+  req.on('data', onData);
+  req.once('end', () => req.off('data', onData));
+  req.resume();
+}
+
+/** What a route allows at once and how many it is handling (long-lived: survives reloads). */
+export interface ConcurrencyGate {
+  active: number;
+  max: number;
+}
+
 export class Exchange implements HeaderCollector {
   readonly ctx: ListenerContext;
   /** The generation this request started under; it keeps it to the end (reload drains by it). */
@@ -143,6 +178,11 @@ export class Exchange implements HeaderCollector {
 
   /** Fields a route handler adds to this request's access-log record (null: none, the common case). */
   logFields: Record<string, string | number> | null = null;
+  /** The client sent `Expect: 100-continue`; `sendContinue` answers it before the body is read. */
+  expectContinue = false;
+  continueSent = false;
+  /** The route's concurrency gate while this exchange holds a place in it. */
+  concurrency: ConcurrencyGate | null = null;
 
   private timer: NodeJS.Timeout | null = null;
 
@@ -227,7 +267,8 @@ export class Exchange implements HeaderCollector {
       this.via = null;
     }
     out.push('x-request-id', this.requestId);
-    const routeOps = this.route?.responseHeaderOps ?? null;
+    const route = this.route;
+    const routeOps = route === null ? null : this.ctx.scheme === 'https' ? route.responseHeaderOpsTls : route.responseHeaderOps;
     if (routeOps !== null) applyHeaderOps(out, routeOps);
     if (this.responseHeaderOps !== null) applyHeaderOps(out, this.responseHeaderOps);
     if (this.ctx.draining) out.push('connection', 'close');
@@ -250,6 +291,32 @@ export class Exchange implements HeaderCollector {
     this.res.cork();
     process.nextTick(uncorkResponse, this.res);
     return true;
+  }
+
+  /**
+   * Sends `100 Continue` once, if the client asked for it: called right before the request body is
+   * read, so a request refused earlier (limits, filters, routing) never makes the client upload.
+   */
+  sendContinue(): void {
+    if (!this.expectContinue || this.continueSent) return;
+    this.continueSent = true;
+    this.res.writeContinue();
+  }
+
+  /**
+   * A configured limit refused the request: counted in `sentinel_limits_triggered_total{limit}`,
+   * recorded in the audit log, and answered with `code`.
+   */
+  limitExceeded(limit: string, code: ErrorCode, extra?: string[]): void {
+    this.ctx.metrics.limitTriggered(limit);
+    this.audit('limits', 'reject', `${limit} exceeded`, { status: ERROR_TABLE[code].status, limit });
+    this.fail(code, extra);
+  }
+
+  /** The request was refused as malformed or unsafe (smuggling, traversal, …): audited, then answered. */
+  reject(code: ErrorCode, reason: string, extra?: string[]): void {
+    this.audit('parser', 'reject', reason, { status: ERROR_TABLE[code].status });
+    this.fail(code, extra);
   }
 
   /** Records a security decision about this request in the audit log (request fields filled in). */
@@ -285,6 +352,7 @@ export class Exchange implements HeaderCollector {
     const payload = body ?? '';
     const out = this.finishResponseHead(headers, false);
     out.push('content-length', String(typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length));
+    this.beforeLocalReply(out);
     if (!this.writeHead(status, out)) {
       this.fail('INTERNAL_ERROR');
       return;
@@ -316,8 +384,26 @@ export class Exchange implements HeaderCollector {
     if (!this.res.writableFinished) this.abort(new ProxyError('CLIENT_CLOSED_REQUEST'));
   }
 
-  /** Ends the exchange with an error: a JSON error if nothing was sent, else an aborted response. */
-  fail(code: ErrorCode): void {
+  /**
+   * Called with the head of a local reply. When the request body has not been received, either
+   * the client is still waiting for `100 Continue` (then the connection is closed after the reply,
+   * so it never sends the body), or it is sending: the rest is discarded, bounded, after the reply.
+   */
+  private beforeLocalReply(out: string[]): void {
+    const req = this.req;
+    if (req.complete || !this.hasRequestBody()) return;
+    if (this.expectContinue && !this.continueSent) {
+      out.push('connection', 'close');
+      return;
+    }
+    this.res.once('finish', discardUnreadBody);
+  }
+
+  /**
+   * Ends the exchange with an error: a JSON error if nothing was sent, else an aborted response.
+   * `extra` adds header fields to the error response (Allow, Retry-After, Content-Range).
+   */
+  fail(code: ErrorCode, extra?: string[]): void {
     if (this.finished) return;
     this.errorCode = code;
     const res = this.res;
@@ -328,9 +414,12 @@ export class Exchange implements HeaderCollector {
       const custom = this.route?.handler.errorResponse?.(code) ?? null;
       const status = custom !== null ? custom.status : ERROR_TABLE[code].status;
       const body = custom !== null ? custom.body : errorBody(code, this.requestId);
-      const out = this.finishResponseHead(custom !== null ? custom.headers.slice() : ['content-type', 'application/json', 'cache-control', 'no-store'], false);
+      const head = custom !== null ? custom.headers.slice() : ['content-type', 'application/json', 'cache-control', 'no-store'];
+      if (extra !== undefined) for (const h of extra) head.push(h);
+      const out = this.finishResponseHead(head, false);
       out.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
-      if (this.writeHead(status, out)) res.end(body);
+      this.beforeLocalReply(out);
+      if (this.writeHead(status, out)) res.end(this.req.method === 'HEAD' ? undefined : body);
       else { this.status = status; res.destroy(); }
     } else {
       // Headers are out: the only honest signal left is to abort the client connection, so a
@@ -355,6 +444,11 @@ export class Exchange implements HeaderCollector {
     }
     const ctx = this.ctx;
     ctx.metrics.activeRequests--;
+    const gate = this.concurrency;
+    if (gate !== null) {
+      gate.active--;
+      this.concurrency = null;
+    }
     const usage = this.snapshot.usage;
     if (--usage.inflight === 0 && usage.onIdle !== null) {
       const idle = usage.onIdle;

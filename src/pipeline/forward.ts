@@ -7,7 +7,7 @@
 // latency-aware selectors). The exchange outlives its attempts; a retry is a new Attempt, on
 // another target where one is available (`retryAfter`).
 import type { Dispatcher } from 'undici';
-import { ProxyError } from '../core/errors.ts';
+import { ERROR_TABLE, ProxyError } from '../core/errors.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import { appendListValue, filterHeaders } from '../core/headers.ts';
 import type { OutlierResult } from '../upstream/health/outlier.ts';
@@ -15,14 +15,18 @@ import { backoffMs, shouldRetry } from '../upstream/retry.ts';
 import type { AttemptFailure } from '../upstream/retry.ts';
 import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
 import type { AttemptSpan } from '../observability/tracing.ts';
-import { bufferRequestBody, declaredLength } from './body.ts';
+import { admitRequestBody, bufferRequestBody, declaredLength, requestBodySource } from './body.ts';
 import { VIA_TOKEN } from './exchange.ts';
 import type { Exchange, Pending, RouteHandler } from './exchange.ts';
 import { applyHeaderOps } from './header-ops.ts';
+import { relayInterim, relayTrailers } from './interim.ts';
 
-/** Request headers the proxy rewrites itself; incoming copies are dropped while filtering. */
+/**
+ * Request headers the proxy rewrites itself; incoming copies are dropped while filtering. `expect`
+ * is answered by the proxy (src/pipeline/body.ts) and never forwarded.
+ */
 const REWRITTEN_REQUEST = new Set([
-  'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'via', 'traceparent', 'tracestate',
+  'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'via', 'traceparent', 'tracestate', 'expect',
 ]);
 
 /** Response headers the proxy rewrites: Via is merged, X-Request-Id is always ours. */
@@ -49,6 +53,7 @@ export function classifyUpstreamError(err: unknown): ErrorCode {
     case 'UND_ERR_CLOSED':
       return 'UPSTREAM_RESET';
     case 'UND_ERR_HEADERS_OVERFLOW':
+      return 'UPSTREAM_HEADERS_TOO_LARGE';
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
     case 'UND_ERR_INFO':
       return 'UPSTREAM_PROTOCOL_ERROR';
@@ -110,6 +115,7 @@ export function outcomeOf(code: ErrorCode, responded: boolean): OutlierResult | 
     case 'UPSTREAM_BODY_TIMEOUT':
       return 'timeout';
     case 'UPSTREAM_PROTOCOL_ERROR':
+    case 'UPSTREAM_HEADERS_TOO_LARGE':
       return '5xx';
     case 'REQUEST_TIMEOUT':
       return responded ? null : 'timeout';
@@ -170,7 +176,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     if (ex.body !== null) body = ex.body.length > 0 ? ex.body : null;
     else if (ex.hasRequestBody()) {
       ex.watchRequestBody();
-      body = req;
+      body = requestBodySource(ex);
     }
     ex.pending = this;
     this.dispatched = true;
@@ -264,10 +270,14 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
-    if (statusCode < 200 || this.detached) return; // 1xx: interim responses are not relayed yet (issue 4 adds 103/100 relay).
+    if (this.detached) return;
+    const ex = this.ex;
+    if (statusCode < 200) {
+      relayInterim(ex, statusCode, controller.rawHeaders as Buffer[] | null);
+      return;
+    }
     this.clearTimer();
     this.status = statusCode;
-    const ex = this.ex;
     if (ex.finished || ex.res.destroyed) {
       controller.abort(new ProxyError('CLIENT_CLOSED_REQUEST'));
       return;
@@ -310,9 +320,10 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     }
   }
 
-  onResponseEnd(_controller: Dispatcher.DispatchController, _trailers: unknown): void {
+  onResponseEnd(controller: Dispatcher.DispatchController, _trailers: unknown): void {
     if (this.detached) return;
     const ex = this.ex;
+    relayTrailers(ex, (controller as { rawTrailers?: Buffer[] }).rawTrailers);
     ex.pending = null;
     ex.upstreamEndNs = process.hrtime.bigint();
     ex.ctx.metrics.upstreamOutcome(this.upstream.id, this.target.id, 'success');
@@ -329,7 +340,12 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     ex.upstreamEndNs = process.hrtime.bigint();
     const code = this.abortReason !== null ? this.abortReason.code : classifyUpstreamError(err);
     this.settle(outcomeOf(code, this.responded), code);
-    if (code !== 'CLIENT_CLOSED_REQUEST') ex.ctx.metrics.upstreamOutcome(this.upstream.id, this.target.id, code);
+    // A client fault (gone, body over the limit) says nothing about the target.
+    if (ERROR_TABLE[code].source !== 'client') ex.ctx.metrics.upstreamOutcome(this.upstream.id, this.target.id, code);
+    if (code === 'UPSTREAM_HEADERS_TOO_LARGE') {
+      ex.ctx.metrics.limitTriggered('upstream-response-header-bytes');
+      ex.audit('limits', 'reject', 'upstream-response-header-bytes exceeded', { status: 502, limit: 'upstream-response-header-bytes', upstream: this.upstream.id, target: this.target.id });
+    }
     if (code === 'INTERNAL_ERROR') {
       process.emitWarning(`sentinel: unclassified upstream error: ${(err as { code?: string }).code ?? ''} ${err.message}`);
     }
@@ -448,6 +464,6 @@ export class ProxyHandler implements RouteHandler {
   }
 
   handle(ex: Exchange): void {
-    forward(ex, this.upstream);
+    if (admitRequestBody(ex)) forward(ex, this.upstream);
   }
 }

@@ -11,12 +11,14 @@ export interface PoolOptions {
   readonly timeouts: UpstreamTimeouts;
   /** HTTP/2 over cleartext with prior knowledge (deployments with upstream_protocol h2c). */
   readonly h2c?: boolean;
+  /** Largest response head accepted (upstream `max-response-header-bytes`; default 64 KiB). */
+  readonly maxHeaderBytes?: number;
 }
 
 /** Identity of a pool: two configs with the same key share one pool. */
 export function poolKey(o: PoolOptions): string {
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
-  return `http://${host}:${o.port}|c=${o.pool.maxConnections}|i=${o.pool.idleTimeoutMs}|t=${o.timeouts.connectMs}|r=${o.pool.maxRequestsPerConnection}${o.h2c === true ? '|h2c' : ''}`;
+  return `http://${host}:${o.port}|c=${o.pool.maxConnections}|i=${o.pool.idleTimeoutMs}|t=${o.timeouts.connectMs}|r=${o.pool.maxRequestsPerConnection}|h=${o.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES}${o.h2c === true ? '|h2c' : ''}`;
 }
 
 /**
@@ -24,6 +26,9 @@ export function poolKey(o: PoolOptions): string {
  * probe for h2 sessions), Client reads `h2Options.useH2c`; the typings only know the latter.
  */
 const H2C_OPTIONS: Pool.Options = { allowH2: true, h2Options: { useH2c: true }, ...{ useH2c: true } };
+
+/** The response head limit of pools whose owner sets none (deployment instances): 64 KiB. */
+export const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
 
 export function createPool(o: PoolOptions): Pool {
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
@@ -38,8 +43,8 @@ export function createPool(o: PoolOptions): Pool {
     // Per-request values are passed at dispatch; these are only fall-backs.
     headersTimeout: o.timeouts.headersMs,
     bodyTimeout: o.timeouts.readMs,
-    // Response heads larger than this are a protocol error (502), never buffered without bound.
-    maxHeaderSize: 64 * 1024,
+    // Response heads larger than this are refused (502 UPSTREAM_HEADERS_TOO_LARGE), never buffered without bound.
+    maxHeaderSize: o.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
     strictContentLength: true,
     ...(o.h2c === true ? H2C_OPTIONS : {}),
   });

@@ -4,6 +4,9 @@ import type { LNode } from '../kdl.ts';
 import { error, locOf, nodePath, q, readAddress, readEnum, readId, readInt, readSecsAsMs, readString, walkBlock } from './reader.ts';
 import type { Ctx, HostPort } from './reader.ts';
 
+/** Longest request-target accepted by default (nginx's large_client_header_buffers is 8k too). */
+export const DEFAULT_MAX_URI_BYTES = 8192;
+
 export interface ListenerAcc {
   readonly config: ListenerConfig;
   readonly node: LNode;
@@ -19,6 +22,7 @@ export function readListener(ctx: Ctx, node: LNode, parentPath: string): Listene
   let requestTimeoutMs = 60_000;
   let keepaliveTimeoutMs = 75_000;
   let keepaliveMaxRequests = 0;
+  let maxUriBytes = DEFAULT_MAX_URI_BYTES;
   let defaultRoute: string | null = null;
   let sawAddress = false;
   walkBlock(ctx, node, path, {
@@ -43,6 +47,9 @@ export function readListener(ctx: Ctx, node: LNode, parentPath: string): Listene
       },
       'keepalive-max-requests': (n, p) => {
         keepaliveMaxRequests = readInt(ctx, n, p, 0, 2 ** 31 - 1) ?? keepaliveMaxRequests;
+      },
+      'max-uri-bytes': (n, p) => {
+        maxUriBytes = readInt(ctx, n, p, 64, 1024 * 1024) ?? maxUriBytes;
       },
       'default-route': (n, p) => {
         const v = readString(ctx, n, p);
@@ -69,6 +76,7 @@ export function readListener(ctx: Ctx, node: LNode, parentPath: string): Listene
       requestTimeoutMs,
       keepaliveTimeoutMs,
       keepaliveMaxRequests,
+      maxUriBytes,
       defaultRoute,
       loc: locOf(node),
     },

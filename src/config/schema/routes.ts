@@ -1,5 +1,5 @@
 // `routes { route "id" { } }`: match conditions, priority and what the route does.
-import type { BuiltinHandler, MatchCondition, RouteAction, RouteConfig } from '../types.ts';
+import type { BuiltinHandler, MatchCondition, RouteAction, RouteConfig, RoutePolicies } from '../types.ts';
 import type { LNode } from '../kdl.ts';
 import { suggestionHint } from '../diagnostics.ts';
 import {
@@ -8,6 +8,8 @@ import {
 } from './reader.ts';
 import type { Ctx } from './reader.ts';
 import { readDeploymentsAction } from './route-deployments.ts';
+import { DEFAULT_POLICIES, readPolicies } from './route-policies.ts';
+import { readStaticFiles } from './static-files.ts';
 
 // ---------- routes ----------
 
@@ -15,7 +17,7 @@ const PRIORITY_NAMES: Readonly<Record<string, number>> = { low: 10, normal: 50, 
 const BUILTIN_HANDLERS: readonly BuiltinHandler[] = ['status', 'health', 'ready', 'upstreams', 'metrics', 'not-found'];
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ROUTE_NOT_IMPLEMENTED = [
-  'policies', 'static-files', 'api-schema', 'cache', 'shadow', 'fallback', 'retry-policy',
+  'api-schema', 'cache', 'shadow', 'fallback', 'retry-policy',
   'websocket', 'websocket-inspection', 'waf-enabled', 'error-pages', 'inference',
 ];
 
@@ -189,6 +191,10 @@ const ROUTE_ACTIONS: Readonly<Record<string, ActionReader>> = {
     const deployments = readDeploymentsAction(ctx, n, p, label);
     return deployments === undefined ? undefined : { kind: 'deployments', deployments };
   },
+  'static-files': (ctx, n, p, label) => {
+    const files = readStaticFiles(ctx, n, p, label);
+    return files === undefined ? undefined : { kind: 'static', files };
+  },
 };
 
 const ACTION_KEYS = Object.keys(ROUTE_ACTIONS);
@@ -207,6 +213,7 @@ export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc |
   let matches: MatchCondition[] | undefined;
   let matchesNode: LNode | undefined;
   const filters: string[] = [];
+  let policies: RoutePolicies = DEFAULT_POLICIES;
   /** Action keys present (valid or not), in order, and the action read from the first. */
   const actionNodes: LNode[] = [];
   let action: RouteAction | undefined;
@@ -230,6 +237,9 @@ export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc |
         ctx.refs.push({ kind: 'filter', from: label, name: value, node: n, path: p });
       }
     },
+    policies: (n, p) => {
+      policies = readPolicies(ctx, n, p, label);
+    },
   };
   for (const [key, read] of Object.entries(ROUTE_ACTIONS)) {
     keys[key] = (n, p) => {
@@ -252,5 +262,5 @@ export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc |
     error(ctx, node, node.pos, 'missing-action', `${label} has ${actionList('nor')}`, path, 'e.g. upstream "backend"');
   }
   if (id === undefined || matches === undefined || matches.length === 0 || action === undefined || second !== undefined) return undefined;
-  return { node, config: { id, priority, matches, action, filters, loc: locOf(node) } };
+  return { node, config: { id, priority, matches, action, filters, policies, loc: locOf(node) } };
 }

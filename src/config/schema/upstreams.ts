@@ -12,6 +12,9 @@ import { readLoadBalancing } from './load-balancing.ts';
 import { readCircuitBreaker, readHealthCheck, readOutlierDetection, readRetryPolicy } from './upstream-resilience.ts';
 import { readDiscovery } from './discovery.ts';
 
+/** Largest response head taken from a target by default (status line and all header fields). */
+export const DEFAULT_MAX_RESPONSE_HEADER_BYTES = 64 * 1024;
+
 const UPSTREAM_NOT_IMPLEMENTED = ['tls', 'http-version'];
 
 export interface UpstreamAcc {
@@ -88,6 +91,7 @@ export function readUpstream(ctx: Ctx, node: LNode, parentPath: string): Upstrea
     if (v === undefined) resilienceOk = false;
     return v ?? null;
   };
+  let maxResponseHeaderBytes = DEFAULT_MAX_RESPONSE_HEADER_BYTES;
   walkBlock(ctx, node, path, {
     label,
     repeatable: ['target'],
@@ -169,6 +173,9 @@ export function readUpstream(ctx: Ctx, node: LNode, parentPath: string): Upstrea
         if (d === undefined) resilienceOk = false;
         else discovery = d;
       },
+      'max-response-header-bytes': (n, p) => {
+        maxResponseHeaderBytes = readInt(ctx, n, p, 1024, 1024 * 1024) ?? maxResponseHeaderBytes;
+      },
     },
     notImplemented: UPSTREAM_NOT_IMPLEMENTED,
   });
@@ -200,6 +207,7 @@ export function readUpstream(ctx: Ctx, node: LNode, parentPath: string): Upstrea
       outlierDetection,
       retryPolicy,
       discovery,
+      maxResponseHeaderBytes,
       loc: locOf(node),
     },
   };
