@@ -14,12 +14,21 @@ export interface RawReply {
 }
 
 export function rawExchange(port: number, bytes: string | Buffer, opts: { quietMs?: number } = {}): Promise<RawReply> {
+  return rawSteps(port, [bytes], opts);
+}
+
+/**
+ * Like `rawExchange`, but sends in steps: each string or Buffer is written, each function is awaited
+ * before the next write (to send a body in parts, after the upstream has seen the first one).
+ */
+export function rawSteps(port: number, steps: readonly (string | Buffer | (() => Promise<unknown>))[], opts: { quietMs?: number } = {}): Promise<RawReply> {
   const quietMs = opts.quietMs ?? 300;
   return new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
     let closed = false;
     let timer: NodeJS.Timeout | undefined;
+    let writing = true;
     const finish = () => {
       clearTimeout(timer);
       const text = Buffer.concat(chunks).toString('latin1');
@@ -28,8 +37,17 @@ export function rawExchange(port: number, bytes: string | Buffer, opts: { quietM
       resolve({ text, statuses, closed });
     };
     // "Quiet" only ends the wait for a server that keeps the connection open; it is not asserted on.
-    const arm = () => { clearTimeout(timer); timer = setTimeout(finish, quietMs); };
-    s.on('connect', () => { s.write(bytes); arm(); });
+    const arm = () => { clearTimeout(timer); if (!writing) timer = setTimeout(finish, quietMs); };
+    s.on('connect', () => {
+      void (async () => {
+        for (const step of steps) {
+          if (typeof step === 'function') await step();
+          else if (!s.destroyed) s.write(step);
+        }
+        writing = false;
+        arm();
+      })().catch(reject);
+    });
     s.on('data', (c: Buffer) => { chunks.push(c); arm(); });
     s.on('end', () => { closed = true; finish(); });
     s.on('close', () => { closed = true; finish(); });

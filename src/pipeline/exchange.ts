@@ -86,14 +86,13 @@ function uncorkResponse(res: ServerResponse): void {
 export const DISCARD_BODY_MAX_BYTES = 1024 * 1024;
 
 /**
- * Runs once a local reply is written while the client is still sending a body nobody will read.
- * Node reads and drops the rest so that the next request on the connection can be parsed; this
- * bounds how much it drops (the listener's request timeout bounds how long).
+ * Called when a local reply goes out while the client is still sending a body nobody will read.
+ * The rest is read and dropped so that the next request on the connection can be parsed, at most
+ * DISCARD_BODY_MAX_BYTES of it (the listener's request timeout bounds how long); past that the
+ * connection is closed. Reading here, not leaving it to Node's own dump after the response, is
+ * what makes the bound possible: Node drops dumped bytes without telling anyone.
  */
-function discardUnreadBody(this: ResWithExchange): void {
-  const ex = this[kExchange];
-  if (ex === undefined) return;
-  const req = ex.req;
+function discardUnreadBody(req: IncomingMessage): void {
   if (req.complete || req.destroyed) return;
   let dropped = 0;
   const onData = (chunk: Buffer): void => {
@@ -396,7 +395,7 @@ export class Exchange implements HeaderCollector {
       out.push('connection', 'close');
       return;
     }
-    this.res.once('finish', discardUnreadBody);
+    discardUnreadBody(req);
   }
 
   /**
