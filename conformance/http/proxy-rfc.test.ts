@@ -89,6 +89,7 @@ describe('request to the upstream (RFC 9110 §7.6, RFC 9112 §3.2)', () => {
     expect(req.head.startsWith('POST /re?q=1 HTTP/1.1\r\n')).toBe(true);
     for (const line of headLines(req.head)) {
       // field-name ":" SP field-value, no surrounding whitespace, no obs-fold, no control characters.
+      // eslint-disable-next-line no-control-regex -- asserting the absence of control characters is the point
       expect(line, JSON.stringify(line)).toMatch(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+: ?(?:[^\s\x00-\x1f\x7f](?:[^\x00-\x08\x0a-\x1f\x7f]*[^\s\x00-\x1f\x7f])?)?$/);
     }
     expect(req.head).toMatch(/\r\nX-Odd: spaced {2}value\r\n/);
