@@ -58,6 +58,12 @@ export class BuiltinRouteHandler implements RouteHandler {
   }
 
   handle(ex: Exchange): void {
+    const method = ex.req.method;
+    if (method !== 'GET' && method !== 'HEAD' && this.handler !== 'not-found') {
+      // Read-only answers: a POST to /health is a client mistake worth seeing, not a 200.
+      ex.fail('METHOD_NOT_ALLOWED', ['allow', 'GET, HEAD']);
+      return;
+    }
     switch (this.handler) {
       case 'health':
         ex.replyJson(200, { status: 'ok' });
