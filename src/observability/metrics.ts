@@ -10,13 +10,6 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set([
   'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
 ]);
 
-/**
- * Request-level limits and their `limit` label values (docs/config.md): URI length (414), request
- * body size (413), concurrent requests per route (503), upstream response head size (502).
- */
-export const REQUEST_LIMITS = ['uri-bytes', 'body-bytes', 'route-concurrency', 'upstream-response-header-bytes'] as const;
-export type RequestLimit = typeof REQUEST_LIMITS[number];
-
 /** Methods outside the standard set are folded into OTHER to bound label cardinality. */
 export function methodLabel(method: string): string {
   return KNOWN_METHODS.has(method) ? method : 'OTHER';
@@ -61,9 +54,6 @@ export class Metrics {
   readonly connectionsRejected: CounterT<string>;
   /** Upstream resilience: health, breakers, ejections, retries, pools, discovery. */
   readonly upstreams: UpstreamMetrics;
-  /** `sentinel_limits_triggered_total{limit}`; use `limitTriggered` (pre-bound children). */
-  readonly limitsTriggered: CounterT<string>;
-  private readonly limitChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
   private readonly routes = new Map<string, RouteMetrics>();
   private readonly upstreamChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
   private readonly errorChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
@@ -96,9 +86,6 @@ export class Metrics {
     this.logDropped = this.counter(c.logDropped);
     this.auditEvents = this.counter(c.auditEvents);
     this.tracingSpans = this.counter(c.tracingSpans);
-    this.limitsTriggered = this.counter(c.limitsTriggered);
-    // A series per request limit from the start: dashboards read 0 rather than no data.
-    for (const l of REQUEST_LIMITS) this.limitTriggered(l, 0);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PROCESS_METRICS_PREFIX });
   }
 
@@ -146,16 +133,6 @@ export class Metrics {
       this.upstreamChildren.set(key, child);
     }
     child.inc();
-  }
-
-  /** Counts one refusal by a configured limit (`limit` is a fixed name, never request data). */
-  limitTriggered(limit: string, by = 1): void {
-    let child = this.limitChildren.get(limit);
-    if (child === undefined) {
-      child = this.limitsTriggered.labels(limit);
-      this.limitChildren.set(limit, child);
-    }
-    child.inc(by);
   }
 
   error(code: string): void {

@@ -2,11 +2,4 @@
 import type { MetricSpec } from './spec.ts';
 
 export const SERVER_METRICS = {
-  limitsTriggered: {
-    name: 'sentinel_limits_triggered_total',
-    type: 'counter',
-    help: 'Requests or connections refused because a configured limit was reached, by limit name (docs/config.md lists them).',
-    labels: ['limit'],
-    unit: 'events',
-  },
 } as const satisfies Record<string, MetricSpec>;
