@@ -30,6 +30,7 @@ describe('metric catalogue', () => {
     m.error('ROUTE_NOT_FOUND');
     m.activeConnections.labels('l').inc();
     m.connectionsRejected.labels('l').inc();
+    m.initLimits('l');
     m.setBuildInfo('0.0.0', 'abc');
     m.reloaded('applied');
     m.setGeneration(1);

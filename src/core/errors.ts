@@ -24,6 +24,7 @@ export const ERROR_TABLE = {
   URI_TOO_LONG: { status: 414, source: 'client', retryable: false, message: 'The request target is too long.' },
   RANGE_NOT_SATISFIABLE: { status: 416, source: 'client', retryable: false, message: 'The requested range is not satisfiable.' },
   EXPECTATION_FAILED: { status: 417, source: 'client', retryable: false, message: 'The expectation in the Expect header cannot be met.' },
+  REQUEST_HEADERS_TOO_LARGE: { status: 431, source: 'client', retryable: false, message: 'The request has too many header fields or they are too large.' },
   CLIENT_CLOSED_REQUEST: { status: 499, source: 'client', retryable: false, message: 'The client closed the request.' },
   INTERNAL_ERROR: { status: 500, source: 'proxy', retryable: false, message: 'The proxy failed to handle the request.' },
   METHOD_NOT_IMPLEMENTED: { status: 501, source: 'proxy', retryable: false, message: 'The proxy does not support this method.' },

@@ -5,6 +5,8 @@ import type { Counter as CounterT, Histogram as HistogramT, Gauge as GaugeT } fr
 import { CATALOGUE, PROCESS_METRICS_PREFIX } from './catalogue.ts';
 import type { MetricSpec } from './catalogue.ts';
 import { UpstreamMetrics } from './upstream-metrics.ts';
+import { LIMIT_NAMES, SERVER_METRICS } from './catalogue/server.ts';
+import type { LimitName } from './catalogue/server.ts';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set([
   'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
@@ -62,6 +64,8 @@ export class Metrics {
   private readonly auditChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
   /** Sampled spans: recorded, exported, failed (src/observability/otel.ts counts them). */
   readonly tracingSpans: CounterT<string>;
+  private readonly limits: CounterT<string>;
+  private readonly limitChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -81,6 +85,7 @@ export class Metrics {
     this.reloads = new Counter({ name: c.configReloads.name, help: c.configReloads.help, labelNames: c.configReloads.labels, registers: [registry], aggregator: c.configReloads.aggregator });
     for (const r of ['applied', 'unchanged', 'rejected']) this.reloads.labels(r).inc(0);
     this.generation = new Gauge({ name: c.configGeneration.name, help: c.configGeneration.help, registers: [registry], aggregator: c.configGeneration.aggregator });
+    this.limits = this.counter(SERVER_METRICS.limitsTriggered);
     this.buildInfo = new Gauge({ name: c.buildInfo.name, help: c.buildInfo.help, labelNames: c.buildInfo.labels, registers: [registry], aggregator: c.buildInfo.aggregator });
     this.upstreams = new UpstreamMetrics(this);
     this.logDropped = this.counter(c.logDropped);
@@ -158,6 +163,22 @@ export class Metrics {
       this.auditChildren.set(key, child);
     }
     child.inc();
+  }
+
+  /** Gives a listener a 0 series for every limit name, so dashboards read 0 rather than no data. */
+  initLimits(listener: string): void {
+    for (const name of LIMIT_NAMES) this.limitTriggered(listener, name, 0);
+  }
+
+  /** A configured limit refused or cut off a client on `listener` (see LIMITS in catalogue/server.ts). */
+  limitTriggered(listener: string, limit: LimitName, n = 1): void {
+    const key = listener + '\0' + limit;
+    let child = this.limitChildren.get(key);
+    if (child === undefined) {
+      child = this.limits.labels(listener, limit);
+      this.limitChildren.set(key, child);
+    }
+    child.inc(n);
   }
 
   reloaded(result: 'applied' | 'unchanged' | 'rejected'): void {

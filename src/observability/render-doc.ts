@@ -2,6 +2,7 @@
 // checks the committed file is current).
 import { CATALOGUE_LIST, PROCESS_METRICS } from './catalogue.ts';
 import type { MetricSpec } from './catalogue.ts';
+import { LIMITS } from './catalogue/server.ts';
 
 export function renderMetricsDoc(): string {
   const row = (m: MetricSpec) => {
@@ -11,6 +12,7 @@ export function renderMetricsDoc(): string {
   };
   const rows = CATALOGUE_LIST.map(row);
   const processRows = PROCESS_METRICS.map(row);
+  const limits = Object.entries(LIMITS).map(([name, what]) => `| \`${name}\` | ${what} |`);
   return `# Metrics
 
 <!-- Generated from src/observability/catalogue.ts by \`node scripts/render-metrics-doc.ts\`. Do not edit by hand. -->
@@ -25,6 +27,15 @@ come from the fixed table in docs/errors.md. Raw paths and client addresses are 
 | name | type | labels | unit | meaning |
 |---|---|---|---|---|
 ${rows.join('\n')}
+
+## Limit names
+
+The \`limit\` label of \`sentinel_limits_triggered_total\` takes exactly these values
+(\`src/observability/catalogue/server.ts\`); every listener exposes a 0 series for each from the start.
+
+| limit | counts |
+|---|---|
+${limits.join('\n')}
 
 In multi-worker mode (\`system { worker-threads N }\`) the primary serves the metrics listener: it
 sums the workers' series (build info, generation and reload counts take the maximum instead) and
