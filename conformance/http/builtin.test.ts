@@ -81,7 +81,7 @@ describe('builtin handlers', () => {
     expect(r.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(r.headers['cache-control']).toBe('no-store');
     expect(r.body).toMatch(/^sentinel_requests_total\{route="health",method="GET",status="200"\} [1-9]\d*$/m);
-    expect(r.body).toContain('sentinel_limits_triggered_total{limit="body-bytes"} 0');
+    expect(r.body).toContain('sentinel_limits_triggered_total{listener="main",limit="body_bytes"} 0');
   });
 
   it('not-found: 404 ROUTE_NOT_FOUND for any method', async () => {

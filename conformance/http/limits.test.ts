@@ -74,7 +74,7 @@ afterAll(async () => {
   await up?.close();
 });
 
-const limitSeries = (limit: string): string => `sentinel_limits_triggered_total{limit="${limit}"}`;
+const limitSeries = (limit: string): string => `sentinel_limits_triggered_total{listener="main",limit="${limit}"}`;
 
 async function audited(reason: string): Promise<Record<string, unknown>> {
   let found: Record<string, unknown> | undefined;
@@ -87,14 +87,14 @@ async function audited(reason: string): Promise<Record<string, unknown>> {
 
 describe('request-target length (max-uri-bytes)', () => {
   it('a target over the limit gets 414, never reaches the upstream, is counted and audited, and the connection stays usable', async () => {
-    const before = await metricValue(metricsPort, limitSeries('uri-bytes'));
+    const before = await metricValue(metricsPort, limitSeries('uri_bytes'));
     const seen = up.seen.length;
     const r = await rawExchange(port, `GET /${'a'.repeat(300)} HTTP/1.1\r\nHost: a\r\n\r\nGET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
     expect(r.statuses, r.text).toEqual([414, 200]);
     expect(r.text).toContain('URI_TOO_LONG');
     expect(up.seen.length).toBe(seen + 1);
-    expect(await metricValue(metricsPort, limitSeries('uri-bytes'))).toBe(before + 1);
-    expect((await audited('uri-bytes exceeded'))['status']).toBe(414);
+    expect(await metricValue(metricsPort, limitSeries('uri_bytes'))).toBe(before + 1);
+    expect((await audited('uri_bytes exceeded'))['status']).toBe(414);
   });
 
   it('a target at the limit is served', async () => {
@@ -106,16 +106,16 @@ describe('request-target length (max-uri-bytes)', () => {
 
 describe('request body size (max-body-size-bytes)', () => {
   it('a declared Content-Length over the limit is refused before anything is forwarded', async () => {
-    const before = await metricValue(metricsPort, limitSeries('body-bytes'));
+    const before = await metricValue(metricsPort, limitSeries('body_bytes'));
     const seen = up.seen.length;
     const r = await rawExchange(port, `POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 2000\r\n\r\n${'x'.repeat(2000)}GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
     // The 2000 bytes are read and discarded (under the 1 MiB discard bound): the connection stays usable.
     expect(r.statuses, r.text).toEqual([413, 200]);
     expect(r.text).toContain('PAYLOAD_TOO_LARGE');
     expect(up.seen.length).toBe(seen + 1);
-    expect(await metricValue(metricsPort, limitSeries('body-bytes'))).toBe(before + 1);
-    const a = await audited('body-bytes exceeded');
-    expect(a['limit']).toBe('body-bytes');
+    expect(await metricValue(metricsPort, limitSeries('body_bytes'))).toBe(before + 1);
+    const a = await audited('body_bytes exceeded');
+    expect(a['limit']).toBe('body_bytes');
     expect(a['route']).toBe('small');
   });
 
@@ -141,7 +141,7 @@ describe('request body size (max-body-size-bytes)', () => {
   });
 
   it('a chunked body over the limit is cut off while it streams: 413, the upstream never gets a complete request', async () => {
-    const before = await metricValue(metricsPort, limitSeries('body-bytes'));
+    const before = await metricValue(metricsPort, limitSeries('body_bytes'));
     const chunk = `258\r\n${'c'.repeat(600)}\r\n`;
     const r = await rawSteps(port, [
       `POST /small/stream HTTP/1.1\r\nHost: a\r\nX-Test-Id: chunked-over\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}`,
@@ -151,7 +151,7 @@ describe('request body size (max-body-size-bytes)', () => {
     ], { quietMs: 500 });
     expect(r.statuses, r.text).toEqual([413, 200]);
     expect(r.text).toContain('got GET /after 0');
-    expect(await metricValue(metricsPort, limitSeries('body-bytes'))).toBe(before + 1);
+    expect(await metricValue(metricsPort, limitSeries('body_bytes'))).toBe(before + 1);
     const o = outcomes.get('chunked-over') as { bytes: number; complete: boolean };
     await expect.poll(() => o.complete, { timeout: 2000 }).toBe(false);
     expect(o.bytes).toBeLessThanOrEqual(1000);
@@ -179,7 +179,7 @@ describe('request body size (max-body-size-bytes)', () => {
 
 describe('concurrent requests per route (max-concurrent-requests)', () => {
   it('beyond the limit a request gets 503 at once with Retry-After, is counted and audited; a freed place is reused', async () => {
-    const before = await metricValue(metricsPort, limitSeries('route-concurrency'));
+    const before = await metricValue(metricsPort, limitSeries('route_concurrency'));
     const seen = up.seen.length;
     const first = rawExchange(port, 'GET /few/1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', { quietMs: 30_000 });
     const second = rawExchange(port, 'GET /few/2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', { quietMs: 30_000 });
@@ -189,8 +189,8 @@ describe('concurrent requests per route (max-concurrent-requests)', () => {
     expect(third.text).toContain('ROUTE_CONCURRENCY_LIMITED');
     expect(parseHeads(third.text)[0]?.headers['retry-after']).toBe('1');
     expect(up.seen.length).toBe(seen + 2);
-    expect(await metricValue(metricsPort, limitSeries('route-concurrency'))).toBe(before + 1);
-    expect((await audited('route-concurrency exceeded'))['route']).toBe('few');
+    expect(await metricValue(metricsPort, limitSeries('route_concurrency'))).toBe(before + 1);
+    expect((await audited('route_concurrency exceeded'))['route']).toBe('few');
     // Other routes are not affected.
     expect((await rawExchange(port, 'GET /other HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).statuses).toEqual([200]);
     release('/few/1');
@@ -206,13 +206,13 @@ describe('concurrent requests per route (max-concurrent-requests)', () => {
 
 describe('upstream response head size (max-response-header-bytes)', () => {
   it('a head over the upstream limit is a 502 UPSTREAM_HEADERS_TOO_LARGE, counted and audited', async () => {
-    const before = await metricValue(metricsPort, limitSeries('upstream-response-header-bytes'));
+    const before = await metricValue(metricsPort, limitSeries('upstream_response_header_bytes'));
     const r = await rawExchange(port, 'GET /tight/big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
     expect(r.statuses).toEqual([502]);
     expect(r.text).toContain('UPSTREAM_HEADERS_TOO_LARGE');
     expect(r.text).not.toContain('bbbb');
-    expect(await metricValue(metricsPort, limitSeries('upstream-response-header-bytes'))).toBe(before + 1);
-    const a = await audited('upstream-response-header-bytes exceeded');
+    expect(await metricValue(metricsPort, limitSeries('upstream_response_header_bytes'))).toBe(before + 1);
+    const a = await audited('upstream_response_header_bytes exceeded');
     expect(a['upstream']).toBe('tight');
   });
 

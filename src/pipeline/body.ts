@@ -37,7 +37,7 @@ export function bodyLimit(ex: Exchange): number {
 export function admitRequestBody(ex: Exchange): boolean {
   if (!ex.hasRequestBody()) return true;
   if (declaredLength(ex) > bodyLimit(ex)) {
-    ex.limitExceeded('body-bytes', 'PAYLOAD_TOO_LARGE');
+    ex.limitExceeded('body_bytes', 'PAYLOAD_TOO_LARGE');
     return false;
   }
   ex.sendContinue();
@@ -51,8 +51,8 @@ async function* countedBody(ex: Exchange, req: IncomingMessage, max: number): As
   for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > max) {
-      ex.ctx.metrics.limitTriggered('body-bytes');
-      ex.audit('limits', 'reject', 'body-bytes exceeded', { status: 413, limit: 'body-bytes' });
+      ex.ctx.metrics.limitTriggered(ex.ctx.listenerId, 'body_bytes');
+      ex.audit('limits', 'reject', 'body_bytes exceeded', { status: 413, limit: 'body_bytes' });
       throw new ProxyError('PAYLOAD_TOO_LARGE', `chunked body over ${max} bytes`);
     }
     yield chunk;

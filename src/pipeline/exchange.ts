@@ -18,6 +18,7 @@ import type { RouteMetrics } from '../observability/metrics.ts';
 import type { AccessLog, ErrorLog } from '../observability/log.ts';
 import type { RequestSpan } from '../observability/tracing.ts';
 import type { AuditEvent } from '../observability/audit.ts';
+import type { LimitName } from '../observability/catalogue/server.ts';
 import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
 import type { ListenerContext } from './context.ts';
 import { applyHeaderOps } from './header-ops.ts';
@@ -306,8 +307,8 @@ export class Exchange implements HeaderCollector {
    * A configured limit refused the request: counted in `sentinel_limits_triggered_total{limit}`,
    * recorded in the audit log, and answered with `code`.
    */
-  limitExceeded(limit: string, code: ErrorCode, extra?: string[]): void {
-    this.ctx.metrics.limitTriggered(limit);
+  limitExceeded(limit: LimitName, code: ErrorCode, extra?: string[]): void {
+    this.ctx.metrics.limitTriggered(this.ctx.listenerId, limit);
     this.audit('limits', 'reject', `${limit} exceeded`, { status: ERROR_TABLE[code].status, limit });
     this.fail(code, extra);
   }

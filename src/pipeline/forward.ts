@@ -343,8 +343,8 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     // A client fault (gone, body over the limit) says nothing about the target.
     if (ERROR_TABLE[code].source !== 'client') ex.ctx.metrics.upstreamOutcome(this.upstream.id, this.target.id, code);
     if (code === 'UPSTREAM_HEADERS_TOO_LARGE') {
-      ex.ctx.metrics.limitTriggered('upstream-response-header-bytes');
-      ex.audit('limits', 'reject', 'upstream-response-header-bytes exceeded', { status: 502, limit: 'upstream-response-header-bytes', upstream: this.upstream.id, target: this.target.id });
+      ex.ctx.metrics.limitTriggered(ex.ctx.listenerId, 'upstream_response_header_bytes');
+      ex.audit('limits', 'reject', 'upstream_response_header_bytes exceeded', { status: 502, limit: 'upstream_response_header_bytes', upstream: this.upstream.id, target: this.target.id });
     }
     if (code === 'INTERNAL_ERROR') {
       process.emitWarning(`sentinel: unclassified upstream error: ${(err as { code?: string }).code ?? ''} ${err.message}`);

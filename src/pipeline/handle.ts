@@ -44,7 +44,7 @@ export function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: S
   const gate = route.concurrency;
   if (gate !== null) {
     if (gate.active >= gate.max) {
-      ex.limitExceeded('route-concurrency', 'ROUTE_CONCURRENCY_LIMITED', ['retry-after', '1']);
+      ex.limitExceeded('route_concurrency', 'ROUTE_CONCURRENCY_LIMITED', ['retry-after', '1']);
       return;
     }
     gate.active++;

@@ -121,7 +121,7 @@ export function sanitize(ex: Exchange, listener: CompiledListener | undefined): 
   }
   const url = req.url ?? '';
   if (listener !== undefined && url.length > listener.config.maxUriBytes) {
-    ex.limitExceeded('uri-bytes', 'URI_TOO_LONG');
+    ex.limitExceeded('uri_bytes', 'URI_TOO_LONG');
     return false;
   }
   if (url === '*') {

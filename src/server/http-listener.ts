@@ -110,6 +110,7 @@ export function createHttpListener(config: ListenerConfig, ctx: ListenerContext,
   const openGauge = ctx.metrics.activeConnections.labels(config.id);
   const rejected = ctx.metrics.connectionsRejected.labels(config.id);
   rejected.inc(0); // a series from the start: dashboards read 0 rather than no data
+  ctx.metrics.initLimits(config.id);
   server.on('connection', (socket: Socket) => {
     if (gate.open >= gate.max) {
       rejected.inc();

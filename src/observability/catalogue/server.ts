@@ -15,6 +15,10 @@ export const LIMITS = {
   h2_concurrent_streams: 'HTTP/2: a stream refused because `max-concurrent-streams` were already open on the session.',
   h2_rapid_reset: 'HTTP/2: a session closed with GOAWAY for cancelling streams faster than `h2-max-resets-per-10s`.',
   websocket_idle: 'WebSocket: a tunnel closed after `idle-timeout-secs` with no traffic in either direction.',
+  uri_bytes: 'A request-target longer than the listener\'s `max-uri-bytes` (414).',
+  body_bytes: 'A request body over the route\'s `policies { max-body-size-bytes }`, declared (refused before forwarding) or counted while it streams (cut off) (413).',
+  route_concurrency: 'A request over the route\'s `policies { max-concurrent-requests }` (503 at once).',
+  upstream_response_header_bytes: 'A response head from a target larger than the upstream\'s `max-response-header-bytes` (502).',
 } as const;
 
 export type LimitName = keyof typeof LIMITS;
