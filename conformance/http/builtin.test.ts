@@ -2,30 +2,24 @@
 // uncached, with the route's response headers; not-found is a 404. (`ready` and `upstreams` have
 // their own tests with the upstream health work.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSentinel } from '../../spec/helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../../spec/helpers/sentinel-process.ts';
-import { parseHeads, rawExchange } from './raw.ts';
+import { parseHeads, rawExchange, startProxy, stopAll } from './raw.ts';
 
 let proxy: SentinelProcess;
 let port: number;
 
 beforeAll(async () => {
-  proxy = await startSentinel(`
-listeners { listener "main" { address "127.0.0.1:0" } }
+  ({ proxy, port } = await startProxy(`
 routes {
   route "health" { priority "critical"; matches { path "/health" }; builtin-handler "health" }
   route "status" { matches { path "/status" }; builtin-handler "status" }
   route "metrics" { matches { path "/metrics" }; builtin-handler "metrics" }
   route "gone" { matches { path-prefix "/gone" }; builtin-handler "not-found" }
 }
-observability { metrics { enabled #false }; logging { access-log { enabled #false } } }
-`, { listeners: ['main'] });
-  port = proxy.ports.get('main') as number;
+`));
 }, 60_000);
 
-afterAll(async () => {
-  await proxy?.stop();
-});
+afterAll(() => stopAll(proxy));
 
 async function one(method: string, path: string) {
   const r = await rawExchange(port, `${method} ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n${method === 'POST' ? 'Content-Length: 2\r\n\r\n{}' : '\r\n'}`);

@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSentinel } from '../../spec/helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../../spec/helpers/sentinel-process.ts';
+import { startProxy, stopAll } from './raw.ts';
 import { startUpstream } from '../../spec/helpers/upstream.ts';
 import type { Upstream } from '../../spec/helpers/upstream.ts';
 
 let up: Upstream;
 let proxy: SentinelProcess;
+let port: number;
 let base: string;
 let dir: string;
 const STYLE = `body { color: ${'#123456; '.repeat(300)} }\n`;
@@ -54,22 +55,19 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => { n += c.length; h.update(c); });
     req.on('end', () => res.end(JSON.stringify({ method: req.method, url: req.url, bytes: n, sha256: h.digest('hex'), te: req.headers['transfer-encoding'] ?? null })));
   });
-  proxy = await startSentinel(`
-listeners { listener "main" { address "127.0.0.1:0" } }
+  ({ proxy, port } = await startProxy(`
 routes {
   route "files" { matches { path-prefix "/files" }; static-files { root "${dir}/www"; precompressed "br" "gzip" } }
   route "small" { matches { path-prefix "/small" }; upstream "up"; policies { max-body-size-bytes 65536 } }
   route "all" { matches { path-prefix "/" }; upstream "up" }
 }
 upstreams { upstream "up" { target "${up.address}" } }
-observability { metrics { enabled #false }; logging { access-log { enabled #false } } }
-`, { listeners: ['main'] });
-  base = `http://127.0.0.1:${proxy.ports.get('main') as number}`;
+`));
+  base = `http://127.0.0.1:${port}`;
 }, 60_000);
 
 afterAll(async () => {
-  await proxy?.stop();
-  await up?.close();
+  await stopAll(proxy, up);
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -2,11 +2,10 @@
 // per route (HSTS never on a plain-HTTP listener), the Server header removed, replaced or relayed,
 // and per-route header rules (set, add, remove, rename; request and response) in the order written.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSentinel } from '../../spec/helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../../spec/helpers/sentinel-process.ts';
 import { startUpstream } from '../../spec/helpers/upstream.ts';
 import type { Upstream } from '../../spec/helpers/upstream.ts';
-import { parseHeads, rawExchange } from './raw.ts';
+import { parseHeads, rawExchange, startProxy, stopAll } from './raw.ts';
 
 let up: Upstream;
 let proxy: SentinelProcess;
@@ -21,8 +20,7 @@ beforeAll(async () => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(req.headers));
   });
-  proxy = await startSentinel(`
-listeners { listener "main" { address "127.0.0.1:0" } }
+  ({ proxy, port } = await startProxy(`
 routes {
   route "defaults" { matches { path-prefix "/d" }; upstream "up" }
   route "custom" {
@@ -55,15 +53,10 @@ routes {
   route "local" { matches { path-prefix "/local" }; builtin-handler "not-found"; policies { response-headers { set { "X-Local" "yes" } } } }
 }
 upstreams { upstream "up" { target "${up.address}" } }
-observability { metrics { enabled #false }; logging { access-log { enabled #false } } }
-`, { listeners: ['main'] });
-  port = proxy.ports.get('main') as number;
+`));
 }, 60_000);
 
-afterAll(async () => {
-  await proxy?.stop();
-  await up?.close();
-});
+afterAll(() => stopAll(proxy, up));
 
 async function one(path: string, extra = '') {
   const r = await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: a\r\n${extra}Connection: close\r\n\r\n`);

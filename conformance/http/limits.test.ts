@@ -4,16 +4,15 @@
 // for its `sentinel_limits_triggered_total{limit}` delta and for its audit record.
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSentinel } from '../../spec/helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../../spec/helpers/sentinel-process.ts';
 import { startUpstream } from '../../spec/helpers/upstream.ts';
 import type { Upstream } from '../../spec/helpers/upstream.ts';
-import { auditRecords, metricValue, parseHeads, rawExchange, rawSteps } from './raw.ts';
+import { auditRecords, metricValue, parseHeads, rawExchange, rawSteps, startProxy, stopAll } from './raw.ts';
 
 let up: Upstream;
 let proxy: SentinelProcess;
 let port: number;
-let metricsPort: number;
+let metricsPort: number | null;
 /** Requests to /few* wait here until released, by path. */
 const held = new Map<string, () => void>();
 
@@ -50,8 +49,7 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => { n += c.length; });
     req.on('end', () => res.end(`got ${req.method} ${req.url} ${n}`));
   });
-  proxy = await startSentinel(`
-listeners { listener "main" { address "127.0.0.1:0"; max-uri-bytes 256 } }
+  ({ proxy, port, metricsPort } = await startProxy(`
 routes {
   route "small" { matches { path-prefix "/small" }; upstream "up"; policies { max-body-size-bytes 1000 } }
   route "few" { matches { path-prefix "/few" }; upstream "up"; policies { max-concurrent-requests 2 } }
@@ -62,16 +60,12 @@ upstreams {
   upstream "up" { target "${up.address}" }
   upstream "tight" { target "${up.address}"; max-response-header-bytes 2048 }
 }
-observability { metrics { address "127.0.0.1:0" }; logging { access-log { enabled #false } } }
-`, { listeners: ['main'], metrics: true });
-  port = proxy.ports.get('main') as number;
-  metricsPort = proxy.metricsPort as number;
+`, { listener: 'max-uri-bytes 256', metrics: true }));
 }, 60_000);
 
 afterAll(async () => {
   for (const path of [...held.keys()]) release(path);
-  await proxy?.stop();
-  await up?.close();
+  await stopAll(proxy, up);
 });
 
 const limitSeries = (limit: string): string => `sentinel_limits_triggered_total{listener="main",limit="${limit}"}`;
@@ -87,13 +81,13 @@ async function audited(reason: string): Promise<Record<string, unknown>> {
 
 describe('request-target length (max-uri-bytes)', () => {
   it('a target over the limit gets 414, never reaches the upstream, is counted and audited, and the connection stays usable', async () => {
-    const before = await metricValue(metricsPort, limitSeries('uri_bytes'));
+    const before = await metricValue(metricsPort as number, limitSeries('uri_bytes'));
     const seen = up.seen.length;
     const r = await rawExchange(port, `GET /${'a'.repeat(300)} HTTP/1.1\r\nHost: a\r\n\r\nGET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
     expect(r.statuses, r.text).toEqual([414, 200]);
     expect(r.text).toContain('URI_TOO_LONG');
     expect(up.seen.length).toBe(seen + 1);
-    expect(await metricValue(metricsPort, limitSeries('uri_bytes'))).toBe(before + 1);
+    expect(await metricValue(metricsPort as number, limitSeries('uri_bytes'))).toBe(before + 1);
     expect((await audited('uri_bytes exceeded'))['status']).toBe(414);
   });
 
@@ -106,14 +100,14 @@ describe('request-target length (max-uri-bytes)', () => {
 
 describe('request body size (max-body-size-bytes)', () => {
   it('a declared Content-Length over the limit is refused before anything is forwarded', async () => {
-    const before = await metricValue(metricsPort, limitSeries('body_bytes'));
+    const before = await metricValue(metricsPort as number, limitSeries('body_bytes'));
     const seen = up.seen.length;
     const r = await rawExchange(port, `POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 2000\r\n\r\n${'x'.repeat(2000)}GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
     // The 2000 bytes are read and discarded (under the 1 MiB discard bound): the connection stays usable.
     expect(r.statuses, r.text).toEqual([413, 200]);
     expect(r.text).toContain('PAYLOAD_TOO_LARGE');
     expect(up.seen.length).toBe(seen + 1);
-    expect(await metricValue(metricsPort, limitSeries('body_bytes'))).toBe(before + 1);
+    expect(await metricValue(metricsPort as number, limitSeries('body_bytes'))).toBe(before + 1);
     const a = await audited('body_bytes exceeded');
     expect(a['limit']).toBe('body_bytes');
     expect(a['route']).toBe('small');
@@ -141,7 +135,7 @@ describe('request body size (max-body-size-bytes)', () => {
   });
 
   it('a chunked body over the limit is cut off while it streams: 413, the upstream never gets a complete request', async () => {
-    const before = await metricValue(metricsPort, limitSeries('body_bytes'));
+    const before = await metricValue(metricsPort as number, limitSeries('body_bytes'));
     const chunk = `258\r\n${'c'.repeat(600)}\r\n`;
     const r = await rawSteps(port, [
       `POST /small/stream HTTP/1.1\r\nHost: a\r\nX-Test-Id: chunked-over\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}`,
@@ -151,7 +145,7 @@ describe('request body size (max-body-size-bytes)', () => {
     ], { quietMs: 500 });
     expect(r.statuses, r.text).toEqual([413, 200]);
     expect(r.text).toContain('got GET /after 0');
-    expect(await metricValue(metricsPort, limitSeries('body_bytes'))).toBe(before + 1);
+    expect(await metricValue(metricsPort as number, limitSeries('body_bytes'))).toBe(before + 1);
     const o = outcomes.get('chunked-over') as { bytes: number; complete: boolean };
     await expect.poll(() => o.complete, { timeout: 2000 }).toBe(false);
     expect(o.bytes).toBeLessThanOrEqual(1000);
@@ -179,7 +173,7 @@ describe('request body size (max-body-size-bytes)', () => {
 
 describe('concurrent requests per route (max-concurrent-requests)', () => {
   it('beyond the limit a request gets 503 at once with Retry-After, is counted and audited; a freed place is reused', async () => {
-    const before = await metricValue(metricsPort, limitSeries('route_concurrency'));
+    const before = await metricValue(metricsPort as number, limitSeries('route_concurrency'));
     const seen = up.seen.length;
     const first = rawExchange(port, 'GET /few/1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', { quietMs: 30_000 });
     const second = rawExchange(port, 'GET /few/2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', { quietMs: 30_000 });
@@ -189,7 +183,7 @@ describe('concurrent requests per route (max-concurrent-requests)', () => {
     expect(third.text).toContain('ROUTE_CONCURRENCY_LIMITED');
     expect(parseHeads(third.text)[0]?.headers['retry-after']).toBe('1');
     expect(up.seen.length).toBe(seen + 2);
-    expect(await metricValue(metricsPort, limitSeries('route_concurrency'))).toBe(before + 1);
+    expect(await metricValue(metricsPort as number, limitSeries('route_concurrency'))).toBe(before + 1);
     expect((await audited('route_concurrency exceeded'))['route']).toBe('few');
     // Other routes are not affected.
     expect((await rawExchange(port, 'GET /other HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).statuses).toEqual([200]);
@@ -206,12 +200,12 @@ describe('concurrent requests per route (max-concurrent-requests)', () => {
 
 describe('upstream response head size (max-response-header-bytes)', () => {
   it('a head over the upstream limit is a 502 UPSTREAM_HEADERS_TOO_LARGE, counted and audited', async () => {
-    const before = await metricValue(metricsPort, limitSeries('upstream_response_header_bytes'));
+    const before = await metricValue(metricsPort as number, limitSeries('upstream_response_header_bytes'));
     const r = await rawExchange(port, 'GET /tight/big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
     expect(r.statuses).toEqual([502]);
     expect(r.text).toContain('UPSTREAM_HEADERS_TOO_LARGE');
     expect(r.text).not.toContain('bbbb');
-    expect(await metricValue(metricsPort, limitSeries('upstream_response_header_bytes'))).toBe(before + 1);
+    expect(await metricValue(metricsPort as number, limitSeries('upstream_response_header_bytes'))).toBe(before + 1);
     const a = await audited('upstream_response_header_bytes exceeded');
     expect(a['upstream']).toBe('tight');
   });

@@ -4,9 +4,8 @@
 // §15.3.5, §15.4.5), 1xx forwarding (§15.2), trailers (§6.5, RFC 9112 §7.1.2), and the rule that the
 // upstream request is re-serialised from a parsed head, never forwarded as raw bytes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSentinel } from '../../spec/helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../../spec/helpers/sentinel-process.ts';
-import { parseHeads, rawExchange, startRawUpstream } from './raw.ts';
+import { parseHeads, rawExchange, startProxy, startRawUpstream, stopAll } from './raw.ts';
 import type { RawRequest, RawUpstream } from './raw.ts';
 
 let up: RawUpstream;
@@ -35,19 +34,13 @@ beforeAll(async () => {
     if (pathOf(req) === '/head' && !req.head.startsWith('HEAD ')) return 'HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n';
     return RESPONSES[pathOf(req)] ?? 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\necho';
   });
-  proxy = await startSentinel(`
-listeners { listener "main" { address "127.0.0.1:0" } }
+  ({ proxy, port } = await startProxy(`
 routes { route "all" { matches { path-prefix "/" }; upstream "up" } }
 upstreams { upstream "up" { target "${up.address}" } }
-observability { metrics { enabled #false }; logging { access-log { enabled #false } } }
-`, { listeners: ['main'] });
-  port = proxy.ports.get('main') as number;
+`));
 }, 60_000);
 
-afterAll(async () => {
-  await proxy?.stop();
-  await up?.close();
-});
+afterAll(() => stopAll(proxy, up));
 
 function lastRequestHead(): string {
   return (up.requests.at(-1) as RawRequest).head;

@@ -3,6 +3,8 @@
 import { get } from 'node:http';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
+import { startSentinel } from '../../spec/helpers/sentinel-process.ts';
+import type { SentinelProcess } from '../../spec/helpers/sentinel-process.ts';
 
 export interface RawReply {
   /** Everything received. */
@@ -162,4 +164,36 @@ export function auditRecords(stderr: string): Record<string, unknown>[] {
     try { out.push(JSON.parse(line) as Record<string, unknown>); } catch { /* partial line */ }
   }
   return out;
+}
+
+/** The proxy under test: the real CLI with one listener "main" on an ephemeral port. */
+export interface ProxyUnderTest {
+  readonly proxy: SentinelProcess;
+  readonly port: number;
+  /** The metrics listener's port when `metrics` was asked for, else null. */
+  readonly metricsPort: number | null;
+}
+
+/**
+ * Starts the CLI with `blocks` (routes, upstreams, …) under one listener "main" on 127.0.0.1:0
+ * (`listener` adds keys to it), the access log off, and the metrics listener on an ephemeral port
+ * only when `metrics` is set.
+ */
+export async function startProxy(blocks: string, opts: { listener?: string; metrics?: boolean } = {}): Promise<ProxyUnderTest> {
+  const metrics = opts.metrics === true ? 'address "127.0.0.1:0"' : 'enabled #false';
+  const proxy = await startSentinel(`
+listeners { listener "main" { address "127.0.0.1:0"${opts.listener !== undefined ? `; ${opts.listener}` : ''} } }
+${blocks}
+observability { metrics { ${metrics} }; logging { access-log { enabled #false } } }
+`, { listeners: ['main'], metrics: opts.metrics === true });
+  return { proxy, port: proxy.ports.get('main') as number, metricsPort: proxy.metricsPort };
+}
+
+/** Stops what a suite started (a proxy, upstreams), whichever of them did start. */
+export async function stopAll(...things: ({ stop(): Promise<unknown> } | { close(): Promise<unknown> } | undefined)[]): Promise<void> {
+  for (const t of things) {
+    if (t === undefined) continue;
+    if ('stop' in t) await t.stop();
+    else await t.close();
+  }
 }

@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSentinel } from '../../spec/helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../../spec/helpers/sentinel-process.ts';
-import { auditRecords, parseHeads, rawExchange } from './raw.ts';
+import { auditRecords, parseHeads, rawExchange, startProxy, stopAll } from './raw.ts';
 
 let dir: string;
 let www: string;
@@ -64,8 +63,7 @@ beforeAll(async () => {
   // Sparse: 64 MiB that costs no disk, for the backpressure test.
   writeFileSync(join(www, 'big.bin'), '');
   truncateSync(join(www, 'big.bin'), BIG_BYTES);
-  proxy = await startSentinel(`
-listeners { listener "main" { address "127.0.0.1:0" } }
+  ({ proxy, port } = await startProxy(`
 routes {
   route "assets" {
     matches { path-prefix "/assets" }
@@ -80,13 +78,11 @@ routes {
     static-files { root "${www}"; index "index.html"; precompressed "br" "gzip" }
   }
 }
-observability { metrics { enabled #false }; logging { access-log { enabled #false } } }
-`, { listeners: ['main'] });
-  port = proxy.ports.get('main') as number;
+`));
 }, 60_000);
 
 afterAll(async () => {
-  await proxy?.stop();
+  await stopAll(proxy);
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
