@@ -40,6 +40,10 @@ beforeAll(async () => {
       held.set(req.url, () => res.end('released'));
       return;
     }
+    if (req.url?.startsWith('/small/reset')) {
+      req.once('data', () => req.socket.destroy());
+      return;
+    }
     if (req.url?.startsWith('/tight/big') || req.url?.startsWith('/bighead')) {
       res.setHeader('x-big', 'b'.repeat(4096));
       res.end('big head');
@@ -156,6 +160,18 @@ describe('request body size (max-body-size-bytes)', () => {
     const r = await rawExchange(port, `POST /small/one HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n${'d'.repeat(2000)}\r\n0\r\n\r\nGET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
     expect(r.statuses, r.text).toEqual([413, 200]);
     expect(up.seen.length).toBe(seen + 1);
+  });
+
+  it('an upstream that fails during a chunked upload: 502, the rest of the body is discarded, the connection stays usable', async () => {
+    const chunk = `64\r\n${'r'.repeat(100)}\r\n`;
+    const r = await rawSteps(port, [
+      `POST /small/reset HTTP/1.1\r\nHost: a\r\nX-Test-Id: reset-mid-upload\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}`,
+      () => expect.poll(() => outcomes.get('reset-mid-upload')?.bytes ?? 0, { timeout: 10_000 }).toBeGreaterThan(0),
+      () => new Promise((resolve) => setTimeout(resolve, 200)),
+      `${chunk}0\r\n\r\nGET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`,
+    ], { quietMs: 1000 });
+    expect(r.statuses, r.text).toEqual([502, 200]);
+    expect(r.text).toContain('got GET /after 0');
   });
 
   it('a client that keeps sending more than the discard bound after a 413 is disconnected, after the 413', async () => {
