@@ -202,7 +202,14 @@ function readServerHeader(ctx: Ctx, n: LNode, p: string): ServerHeaderPolicy | u
   return typeof s === 'string' ? { mode: 'set', value: s } : undefined;
 }
 
-export function readPolicies(ctx: Ctx, block: LNode, p: string, label: string): RoutePolicies {
+/** Policies keys that only mean something on a route that forwards to an upstream. */
+const UPSTREAM_ONLY = ['max-body-size-bytes', 'request-headers'];
+
+/**
+ * Reads `policies { }`. `upstreamOnly` lists the nodes of keys that only apply when the route
+ * forwards to an upstream (the route reader refuses them on other routes: they would do nothing).
+ */
+export function readPolicies(ctx: Ctx, block: LNode, p: string, label: string): { policies: RoutePolicies; upstreamOnly: LNode[] } {
   checkBlockNode(ctx, block, p);
   let maxBodyBytes = DEFAULT_POLICIES.maxBodyBytes;
   let maxConcurrentRequests = DEFAULT_POLICIES.maxConcurrentRequests;
@@ -223,5 +230,6 @@ export function readPolicies(ctx: Ctx, block: LNode, p: string, label: string): 
     misplaced: { 'max-body-size': 'Sentinel takes an integer number of bytes: max-body-size-bytes 10485760' },
     notImplemented: ['timeout-secs', 'failure-mode', 'buffer-requests', 'buffer-responses', 'rate-limit'],
   });
-  return { maxBodyBytes, maxConcurrentRequests, requestHeaders, responseHeaders, securityHeaders, serverHeader };
+  const upstreamOnly = block.children.filter((c) => UPSTREAM_ONLY.includes(c.name));
+  return { policies: { maxBodyBytes, maxConcurrentRequests, requestHeaders, responseHeaders, securityHeaders, serverHeader }, upstreamOnly };
 }

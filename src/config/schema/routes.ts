@@ -214,6 +214,7 @@ export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc |
   let matchesNode: LNode | undefined;
   const filters: string[] = [];
   let policies: RoutePolicies = DEFAULT_POLICIES;
+  let upstreamOnly: LNode[] = [];
   /** Action keys present (valid or not), in order, and the action read from the first. */
   const actionNodes: LNode[] = [];
   let action: RouteAction | undefined;
@@ -238,7 +239,7 @@ export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc |
       }
     },
     policies: (n, p) => {
-      policies = readPolicies(ctx, n, p, label);
+      ({ policies, upstreamOnly } = readPolicies(ctx, n, p, label));
     },
   };
   for (const [key, read] of Object.entries(ROUTE_ACTIONS)) {
@@ -260,6 +261,12 @@ export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc |
     error(ctx, second, second.pos, 'conflict', `${label} has both ${q(first.name)} and ${q(second.name)}`, path, 'a route does exactly one thing: keep one of them');
   } else if (actionNodes.length === 0) {
     error(ctx, node, node.pos, 'missing-action', `${label} has ${actionList('nor')}`, path, 'e.g. upstream "backend"');
+  }
+  if (action !== undefined && action.kind !== 'upstream') {
+    for (const n of upstreamOnly) {
+      error(ctx, n, n.pos, 'conflict', `${q(n.name)} applies only to routes that forward to an upstream; ${label} is ${action.kind === 'static' ? 'static-files' : 'builtin-handler'}`, `${path}/policies/${n.name}`,
+        'the request body is never read and no upstream request is made: remove it');
+    }
   }
   if (id === undefined || matches === undefined || matches.length === 0 || action === undefined || second !== undefined) return undefined;
   return { node, config: { id, priority, matches, action, filters, policies, loc: locOf(node) } };
