@@ -14,7 +14,6 @@ export interface ErrorSpec {
 
 export const ERROR_TABLE = {
   BAD_REQUEST: { status: 400, source: 'client', retryable: false, message: 'The request is malformed.' },
-  UPGRADE_NOT_ALLOWED: { status: 403, source: 'client', retryable: false, message: 'This route does not accept a protocol upgrade.' },
   FILE_FORBIDDEN: { status: 403, source: 'client', retryable: false, message: 'The file cannot be read.' },
   ROUTE_NOT_FOUND: { status: 404, source: 'client', retryable: false, message: 'No route matches this request.' },
   FILE_NOT_FOUND: { status: 404, source: 'client', retryable: false, message: 'The requested file does not exist.' },

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Exchange } from './exchange.ts';
 import type { ListenerContext } from './context.ts';
-import { checkUpgrade, sanitize } from './sanitize.ts';
+import { sanitize } from './sanitize.ts';
 import { runFilters } from './filters.ts';
 
 /** Expectation of the request: none, `100-continue` (answered when the body is read), or another (417). */
@@ -40,7 +40,6 @@ export function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: S
   }
   ex.route = route;
   ex.routeMetrics = route.metrics;
-  if (!checkUpgrade(ex)) return;
   const gate = route.concurrency;
   if (gate !== null) {
     if (gate.active >= gate.max) {

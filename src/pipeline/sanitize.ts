@@ -4,7 +4,9 @@
 //
 // Order: HTTP version → request-target length → target form → Host (duplicates, syntax) →
 // Transfer-Encoding → path normalisation → method rules (TRACE, OPTIONS and Max-Forwards).
-// The upgrade check runs after routing (`checkUpgrade`).
+// Upgrade requests reach this pipeline only where no route takes them (WebSocket upgrades leave
+// through the listener's 'upgrade' event): `Upgrade` is hop-by-hop, so they are served as plain
+// HTTP and nothing is tunnelled (RFC 9110 §7.8 lets a server ignore Upgrade).
 import type { CompiledListener } from '../compile/snapshot.ts';
 import { normalizePath } from '../core/path.ts';
 import { pushOps } from './header-ops.ts';
@@ -170,26 +172,4 @@ export function sanitize(ex: Exchange, listener: CompiledListener | undefined): 
     req.url = target.query === null ? path : `${path}?${target.query}`;
   }
   return checkMethod(ex);
-}
-
-/**
- * Runs after routing. A request asking to switch protocols reaches this pipeline only when its
- * route does not accept the upgrade (WebSocket routes take upgrades before the pipeline): refused
- * with 403, never forwarded as a tunnel. `h2c` is the exception: Sentinel does not speak cleartext
- * HTTP/2 upgrades, and RFC 9110 §7.8 lets a server ignore Upgrade, so the request is served as
- * HTTP/1.1 (Upgrade is hop-by-hop and never reaches the upstream).
- */
-export function checkUpgrade(ex: Exchange): boolean {
-  const upgrade = ex.req.headers.upgrade;
-  if (upgrade === undefined) return true;
-  for (const part of upgrade.split(',')) {
-    const token = part.trim().toLowerCase();
-    if (token !== '' && token !== 'h2c') {
-      // The client may already be speaking the new protocol after this head: close after the answer.
-      ex.res.shouldKeepAlive = false;
-      ex.reject('UPGRADE_NOT_ALLOWED', 'protocol upgrade on a route that does not allow it');
-      return false;
-    }
-  }
-  return true;
 }
