@@ -6,10 +6,38 @@ import type { ListenerContext } from './context.ts';
 import { sanitize } from './sanitize.ts';
 import { runFilters } from './filters.ts';
 
-/** Expectation of the request: none, `100-continue` (answered when the body is read), or another (417). */
-export type Expectation = 'none' | 'continue' | 'unsupported';
+/** Expectation of the request: `100-continue` (answered when the body is read), or another (417). */
+export type Expectation = 'continue' | 'unsupported';
 
-export function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: ServerResponse, expectation: Expectation = 'none'): void {
+const kExpectation = Symbol('sentinel.expectation');
+
+type RequestWithExpectation = IncomingMessage & { [kExpectation]?: Expectation };
+
+/** The server events `installExpectationHandlers` needs (node:http and node:http2 servers). */
+interface ExpectationEmitter {
+  on(event: 'checkContinue' | 'checkExpectation', listener: (req: IncomingMessage, res: ServerResponse) => void): unknown;
+  emit(event: 'request', req: IncomingMessage, res: ServerResponse): boolean;
+}
+
+/**
+ * Expect (RFC 9110 §10.1.1): with these listeners Node neither sends `100 Continue` on its own
+ * nor answers other expectations with a bare 417. The request goes through the ordinary 'request'
+ * path, marked: the pipeline sends 100 only when a handler is about to read the body (after
+ * routing, the route's limits and its filters admitted the request), and answers any other
+ * expectation with its own 417.
+ */
+export function installExpectationHandlers(server: ExpectationEmitter): void {
+  server.on('checkContinue', (req, res) => {
+    (req as RequestWithExpectation)[kExpectation] = 'continue';
+    server.emit('request', req, res);
+  });
+  server.on('checkExpectation', (req, res) => {
+    (req as RequestWithExpectation)[kExpectation] = 'unsupported';
+    server.emit('request', req, res);
+  });
+}
+
+export function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: ServerResponse): void {
   const snapshot = ctx.state.current;
   ctx.metrics.activeRequests++;
   const ex = new Exchange(ctx, snapshot, req, res);
@@ -17,7 +45,8 @@ export function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: S
     ex.fail('SHUTTING_DOWN');
     return;
   }
-  if (expectation !== 'none') {
+  const expectation = (req as RequestWithExpectation)[kExpectation];
+  if (expectation !== undefined) {
     if (expectation === 'unsupported') {
       ex.reject('EXPECTATION_FAILED', 'unsupported Expect');
       return;

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { ListenerConfig } from '../config/types.ts';
 import { errorBody } from '../core/errors.ts';
 import { newRequestId } from '../core/ids.ts';
-import { handleRequest } from '../pipeline/handle.ts';
+import { handleRequest, installExpectationHandlers } from '../pipeline/handle.ts';
 import type { ListenerContext } from '../pipeline/context.ts';
 
 const kRequests = Symbol('sentinel.requestsOnConnection');
@@ -107,6 +107,7 @@ export function createHttpListener(config: ListenerConfig, ctx: ListenerContext,
     handleRequest(ctx, req, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(ctx, err, socket));
+  installExpectationHandlers(server);
   const openGauge = ctx.metrics.activeConnections.labels(config.id);
   const rejected = ctx.metrics.connectionsRejected.labels(config.id);
   rejected.inc(0); // a series from the start: dashboards read 0 rather than no data
