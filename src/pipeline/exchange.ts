@@ -108,6 +108,14 @@ function discardUnreadBody(req: IncomingMessage): void {
   req.resume();
 }
 
+/**
+ * True for a request from node:http2's compatibility API (Http2ServerRequest carries its stream;
+ * IncomingMessage does not). HTTP/2 has no Connection header, no 102, and its own flow control.
+ */
+export function isHttp2Request(req: IncomingMessage): boolean {
+  return (req as { stream?: unknown }).stream !== undefined;
+}
+
 /** What a route allows at once and how many it is handling (long-lived: survives reloads). */
 export interface ConcurrencyGate {
   active: number;
@@ -391,7 +399,8 @@ export class Exchange implements HeaderCollector {
    */
   private beforeLocalReply(out: string[]): void {
     const req = this.req;
-    if (req.complete || !this.hasRequestBody()) return;
+    // HTTP/2: ending the response ends the stream; its flow control bounds what the client sends.
+    if (req.complete || isHttp2Request(req) || !this.hasRequestBody()) return;
     if (this.expectContinue && !this.continueSent) {
       out.push('connection', 'close');
       return;

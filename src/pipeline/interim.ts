@@ -1,7 +1,8 @@
 // What the forward phase relays around the final response head: interim (1xx) responses before
 // it and trailer fields after the body (RFC 9110 §15.2, §6.5). Kept apart from forward.ts so the
 // upstream attempt only calls in.
-import { HOP_BY_HOP, filterHeaders } from '../core/headers.ts';
+import { filterHeaders } from '../core/headers.ts';
+import { isHttp2Request } from './exchange.ts';
 import type { Exchange } from './exchange.ts';
 
 function toStrings(raw: readonly (Buffer | string)[]): string[] {
@@ -22,9 +23,11 @@ function toStrings(raw: readonly (Buffer | string)[]): string[] {
  */
 export function relayInterim(ex: Exchange, statusCode: number, rawHeaders: readonly (Buffer | string)[] | null): void {
   const res = ex.res;
-  if (ex.finished || res.headersSent || res.destroyed || ex.req.httpVersionMinor === 0) return;
+  const req = ex.req;
+  if (ex.finished || res.headersSent || res.destroyed || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
   if (statusCode === 102) {
-    res.writeProcessing();
+    // HTTP/2 has no 102 in Node's compatibility API (and RFC 9110 dropped 102 from its registry).
+    if (!isHttp2Request(req)) res.writeProcessing();
     return;
   }
   if (statusCode !== 103 || rawHeaders === null) return;
@@ -50,20 +53,18 @@ const NOT_TRAILERS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Relays the upstream's trailer fields to the client when the response goes out chunked (an
- * HTTP/1.1 client and no Content-Length); otherwise there is nowhere to put them and they are
- * dropped, as a recipient that removes the chunked coding may (RFC 9112 §7.1.2).
+ * Relays the upstream's trailer fields to the client when the response can carry them: chunked
+ * HTTP/1.1 (no Content-Length) or HTTP/2 (a trailing HEADERS frame). Otherwise there is nowhere to
+ * put them and they are dropped, as a recipient that removes the chunked coding may (RFC 9112 §7.1.2).
  */
 export function relayTrailers(ex: Exchange, rawTrailers: readonly (Buffer | string)[] | null | undefined): void {
   if (rawTrailers === null || rawTrailers === undefined || rawTrailers.length === 0) return;
   const res = ex.res as typeof ex.res & { chunkedEncoding?: boolean };
-  if (res.chunkedEncoding !== true || res.destroyed) return;
+  if ((res.chunkedEncoding !== true && !isHttp2Request(ex.req)) || res.destroyed) return;
+  // filterHeaders drops the hop-by-hop fields too.
   const fields = filterHeaders(toStrings(rawTrailers), [], NOT_TRAILERS);
   if (fields.length === 0) return;
   const pairs: [string, string][] = [];
-  for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i] as string;
-    if (!HOP_BY_HOP.has(name.toLowerCase())) pairs.push([name, fields[i + 1] as string]);
-  }
+  for (let i = 0; i < fields.length; i += 2) pairs.push([fields[i] as string, fields[i + 1] as string]);
   try { res.addTrailers(pairs); } catch { /* an invalid field is dropped with the rest; the body is complete */ }
 }

@@ -10,6 +10,7 @@
 import type { CompiledListener } from '../compile/snapshot.ts';
 import { normalizePath } from '../core/path.ts';
 import { pushOps } from './header-ops.ts';
+import { isHttp2Request } from './exchange.ts';
 import type { Exchange } from './exchange.ts';
 
 /**
@@ -46,11 +47,6 @@ export function splitTarget(url: string): RequestTarget | null {
   }
   const q = rest.indexOf('?');
   return q < 0 ? { path: rest, query: null, authority } : { path: rest.slice(0, q), query: rest.slice(q + 1), authority };
-}
-
-function isHttp2(req: Exchange['req']): boolean {
-  // Http2ServerRequest (node:http2 compatibility API) carries its stream; IncomingMessage does not.
-  return (req as { stream?: unknown }).stream !== undefined;
 }
 
 /**
@@ -115,7 +111,7 @@ export function sanitize(ex: Exchange, listener: CompiledListener | undefined): 
   if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) {
     // HTTP/0.9 has no head at all, and "HTTP/2.0" or "HTTP/1.2" on a text request line is not a
     // protocol this parser speaks. Real HTTP/2 arrives through node:http2, not here.
-    if (!(req.httpVersionMajor === 2 && isHttp2(req))) {
+    if (!(req.httpVersionMajor === 2 && isHttp2Request(req))) {
       ex.res.shouldKeepAlive = false;
       ex.reject('HTTP_VERSION_NOT_SUPPORTED', `HTTP/${req.httpVersion} request line`);
       return false;
