@@ -199,6 +199,11 @@ const ROUTE_ACTIONS: Readonly<Record<string, ActionReader>> = {
 
 const ACTION_KEYS = Object.keys(ROUTE_ACTIONS);
 
+/** The config key of each action kind, for messages. */
+const ACTION_KEY_OF: Readonly<Record<RouteAction['kind'], string>> = {
+  upstream: 'upstream', builtin: 'builtin-handler', deployments: 'deployments', static: 'static-files',
+};
+
 function actionList(or: 'nor' | 'or'): string {
   const names = ACTION_KEYS.map(q);
   if (names.length === 2) return `${or === 'nor' ? 'neither' : 'either'} ${names[0]} ${or} ${names[1]}`;
@@ -264,8 +269,8 @@ export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc |
   }
   if (action !== undefined && action.kind !== 'upstream') {
     for (const n of upstreamOnly) {
-      error(ctx, n, n.pos, 'conflict', `${q(n.name)} applies only to routes that forward to an upstream; ${label} is ${action.kind === 'static' ? 'static-files' : 'builtin-handler'}`, `${path}/policies/${n.name}`,
-        'the request body is never read and no upstream request is made: remove it');
+      error(ctx, n, n.pos, 'conflict', `${q(n.name)} applies only to routes that forward to an upstream; ${label} is ${ACTION_KEY_OF[action.kind]}`, `${path}/policies/${n.name}`,
+        'remove it: on static-files and builtin-handler routes the body is never read, and deployments routes stream bodies as Unkey\'s Sentinel does');
     }
   }
   if (id === undefined || matches === undefined || matches.length === 0 || action === undefined || second !== undefined) return undefined;
