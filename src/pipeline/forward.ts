@@ -273,7 +273,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     if (this.detached) return;
     const ex = this.ex;
     if (statusCode < 200) {
-      relayInterim(ex, statusCode, controller.rawHeaders as Buffer[] | null);
+      relayInterim(ex, statusCode, controller.rawHeaders);
       return;
     }
     this.clearTimer();
@@ -323,7 +323,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
   onResponseEnd(controller: Dispatcher.DispatchController, _trailers: unknown): void {
     if (this.detached) return;
     const ex = this.ex;
-    relayTrailers(ex, (controller as { rawTrailers?: Buffer[] }).rawTrailers);
+    relayTrailers(ex, (controller as { rawTrailers?: unknown }).rawTrailers);
     ex.pending = null;
     ex.upstreamEndNs = process.hrtime.bigint();
     ex.ctx.metrics.upstreamOutcome(this.upstream.id, this.target.id, 'success');

@@ -5,11 +5,25 @@ import { filterHeaders } from '../core/headers.ts';
 import { isHttp2Request } from './exchange.ts';
 import type { Exchange } from './exchange.ts';
 
-function toStrings(raw: readonly (Buffer | string)[]): string[] {
-  const out: string[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    const v = raw[i];
-    out[i] = typeof v === 'string' ? v : (v as Buffer).toString('latin1');
+/**
+ * A flat `[name, value, …]` list from what undici hands over: a raw list (HTTP/1.1 upstreams,
+ * Buffers or strings) or a header object (HTTP/2 upstreams; pseudo-headers skipped).
+ */
+function toList(raw: unknown): string[] {
+  if (Array.isArray(raw)) {
+    const out: string[] = new Array(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      const v: unknown = raw[i];
+      out[i] = typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('latin1') : String(v);
+    }
+    return out;
+  }
+  const out: string[] = [];
+  if (raw === null || typeof raw !== 'object') return out;
+  for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (name.startsWith(':') || value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) out.push(name, String(v));
+    else out.push(name, String(value));
   }
   return out;
 }
@@ -21,7 +35,7 @@ function toStrings(raw: readonly (Buffer | string)[]): string[] {
  * codes are unassigned: those are dropped. Nothing is sent to an HTTP/1.0 client, which cannot
  * receive 1xx (RFC 9110 §15.2).
  */
-export function relayInterim(ex: Exchange, statusCode: number, rawHeaders: readonly (Buffer | string)[] | null): void {
+export function relayInterim(ex: Exchange, statusCode: number, rawHeaders: unknown): void {
   const res = ex.res;
   const req = ex.req;
   if (ex.finished || res.headersSent || res.destroyed || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
@@ -30,8 +44,8 @@ export function relayInterim(ex: Exchange, statusCode: number, rawHeaders: reado
     if (!isHttp2Request(req)) res.writeProcessing();
     return;
   }
-  if (statusCode !== 103 || rawHeaders === null) return;
-  const fields = filterHeaders(toStrings(rawHeaders), [], null);
+  if (statusCode !== 103) return;
+  const fields = filterHeaders(toList(rawHeaders), [], null);
   const hints: Record<string, string | string[]> = {};
   for (let i = 0; i < fields.length; i += 2) {
     const name = (fields[i] as string).toLowerCase();
@@ -57,12 +71,12 @@ const NOT_TRAILERS: ReadonlySet<string> = new Set([
  * HTTP/1.1 (no Content-Length) or HTTP/2 (a trailing HEADERS frame). Otherwise there is nowhere to
  * put them and they are dropped, as a recipient that removes the chunked coding may (RFC 9112 §7.1.2).
  */
-export function relayTrailers(ex: Exchange, rawTrailers: readonly (Buffer | string)[] | null | undefined): void {
-  if (rawTrailers === null || rawTrailers === undefined || rawTrailers.length === 0) return;
+export function relayTrailers(ex: Exchange, rawTrailers: unknown): void {
+  if (rawTrailers === null || rawTrailers === undefined) return;
   const res = ex.res as typeof ex.res & { chunkedEncoding?: boolean };
   if ((res.chunkedEncoding !== true && !isHttp2Request(ex.req)) || res.destroyed) return;
   // filterHeaders drops the hop-by-hop fields too.
-  const fields = filterHeaders(toStrings(rawTrailers), [], NOT_TRAILERS);
+  const fields = filterHeaders(toList(rawTrailers), [], NOT_TRAILERS);
   if (fields.length === 0) return;
   const pairs: [string, string][] = [];
   for (let i = 0; i < fields.length; i += 2) pairs.push([fields[i] as string, fields[i + 1] as string]);
