@@ -56,11 +56,13 @@ describe('loadConfigText: valid configs', () => {
       listeners: [
         {
           id: 'http', host: '127.0.0.1', port: 8080, protocol: 'http', headersTimeoutMs: 5000, requestTimeoutMs: 30000,
-          keepaliveTimeoutMs: 500, keepaliveMaxRequests: 100, maxUriBytes: 8192, defaultRoute: 'fallback', loc: { file: 'full.kdl', line: 9, column: 5 },
+          keepaliveTimeoutMs: 500, keepaliveMaxRequests: 100, maxUriBytes: 8192, defaultRoute: 'fallback',
+          tls: null, maxConnections: 0, maxHeaderBytes: 16384, maxHeaderCount: 100, maxConcurrentStreams: 100, maxStreamResetsPer10s: 200, loc: { file: 'full.kdl', line: 9, column: 5 },
         },
         {
           id: 'v6', host: '::1', port: 0, protocol: 'http', headersTimeoutMs: 10000, requestTimeoutMs: 60000,
-          keepaliveTimeoutMs: 75000, keepaliveMaxRequests: 0, maxUriBytes: 8192, defaultRoute: null, loc: { file: 'full.kdl', line: 18, column: 5 },
+          keepaliveTimeoutMs: 75000, keepaliveMaxRequests: 0, maxUriBytes: 8192, defaultRoute: null,
+          tls: null, maxConnections: 0, maxHeaderBytes: 16384, maxHeaderCount: 100, maxConcurrentStreams: 100, maxStreamResetsPer10s: 200, loc: { file: 'full.kdl', line: 18, column: 5 },
         },
       ],
       routes: [
@@ -224,8 +226,8 @@ describe('loadConfigText: diagnostics', () => {
 
   it('not-implemented for recognised features', () => {
     expect(only(`${MINIMAL}waf { }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 1 });
-    expect(only(MINIMAL.replace('address "127.0.0.1:0"', 'address "127.0.0.1:0"; protocol "h2"'))).toMatchObject({ code: 'not-implemented', line: 1, column: 63 });
-    expect(only(MINIMAL.replace('builtin-handler "status"', 'builtin-handler "status"; websocket #true'))).toMatchObject({ code: 'not-implemented', line: 2, column: 77 });
+    expect(only(MINIMAL.replace('address "127.0.0.1:0"', 'address "127.0.0.1:0"; protocol "h3"'))).toMatchObject({ code: 'not-implemented', line: 1, column: 63 });
+    expect(only(MINIMAL.replace('builtin-handler "status"', 'builtin-handler "status"; websocket-inspection #true'))).toMatchObject({ code: 'not-implemented', line: 2, column: 77 });
     expect(only(`${MINIMAL}observability { tracing { backend "zipkin" { endpoint "http://127.0.0.1:9411" } } }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 35 });
     expect(only(`${MINIMAL}observability { logging { format "combined" } }`)).toMatchObject({ code: 'not-implemented', line: 3, column: 34 });
     const lb = load(`${MINIMAL}routes { route "u" { matches { path "/u" }; upstream "b" } }\nupstreams { upstream "b" { target "127.0.0.1:1"; load-balancing "Locality-Aware"; connection-pool { max-idle 4 } } }`);

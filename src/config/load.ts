@@ -7,6 +7,7 @@ import { parseKdl } from './kdl.ts';
 import type { LNode } from './kdl.ts';
 import { makeDiagnostic } from './diagnostics.ts';
 import { validateConfig } from './validate.ts';
+import { checkTlsFiles } from './tls-files.ts';
 import type { TopNode } from './validate.ts';
 
 export interface LoadOptions {
@@ -141,8 +142,11 @@ export function loadConfigText(text: string, file: string, opts: LoadOptions = {
     const validated = validateConfig(state.top, state.files, main);
     const diagnostics = [...state.diags, ...validated.diagnostics];
     if (validated.config !== null) checkStaticRoots(state, validated.config, diagnostics);
+    let config = diagnostics.some((d) => d.severity === 'error') ? null : validated.config;
+    // Certificates and keys are read once the config itself is valid (their paths are known).
+    if (config !== null) config = checkTlsFiles(config, state.readFile, diagnostics);
     const hasError = diagnostics.some((d) => d.severity === 'error');
-    return { config: hasError ? null : validated.config, diagnostics: sortDiagnostics(diagnostics, state.files) };
+    return { config: hasError ? null : config, diagnostics: sortDiagnostics(diagnostics, state.files) };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return { config: null, diagnostics: [makeDiagnostic('error', 'internal-error', `config loader failed: ${message}`, file, { line: 0, column: 0 }, '')] };

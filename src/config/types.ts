@@ -38,13 +38,66 @@ export interface SystemConfig {
   readonly traceIdFormat: TraceIdFormat;
 }
 
-export type ListenerProtocol = 'http';
+/**
+ * `http`: HTTP/1.1 in cleartext. `https`: TLS with ALPN `h2` and `http/1.1` on the same port.
+ * `h2c`: cleartext HTTP/2 with prior knowledge (no HTTP/1.1 on that port).
+ */
+export type ListenerProtocol = 'http' | 'https' | 'h2c';
+
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
+
+/** `none`: no client certificate asked. `optional`: asked, verified when sent. `require`: the handshake fails without a valid one. */
+export type ClientAuth = 'none' | 'optional' | 'require';
+
+/**
+ * A PEM file named in the config. The loader reads and checks it, and records the sha256 of its
+ * content: a renewed certificate is a changed config, so SIGHUP applies it (an unchanged hash is a
+ * no-op). The proxy reads the file again when it builds its TLS contexts.
+ */
+export interface PemFileRef {
+  /** Absolute, or relative to the process's working directory when the config came from text. */
+  readonly path: string;
+  readonly sha256: string;
+  readonly loc: SourceLoc;
+}
+
+/** A certificate chain and its private key. */
+export interface CertKeyPair {
+  readonly cert: PemFileRef;
+  readonly key: PemFileRef;
+}
+
+/** `sni { hostnames …; cert-file; key-file }`: served to clients that ask for one of `hostnames`. */
+export interface SniCertConfig extends CertKeyPair {
+  /** Lower case; exact names or `*.suffix` (one label). */
+  readonly hostnames: readonly string[];
+  readonly loc: SourceLoc;
+}
+
+export interface ListenerTlsConfig {
+  /** The default certificate: clients without SNI, or whose name matches no `sni` block. */
+  readonly default: CertKeyPair;
+  readonly sni: readonly SniCertConfig[];
+  readonly clientAuth: ClientAuth;
+  /** CA bundle that client certificates must chain to (required unless client-auth is none). */
+  readonly clientCa: PemFileRef | null;
+  readonly minVersion: TlsVersion;
+  readonly maxVersion: TlsVersion;
+  /** OpenSSL names (TLS 1.2) and IANA names `TLS_…` (TLS 1.3); null = Node's defaults. */
+  readonly cipherSuites: readonly string[] | null;
+  /** Time allowed for the TLS handshake. */
+  readonly handshakeTimeoutMs: number;
+  /** Offer `h2` in ALPN (default true); false = HTTP/1.1 only. */
+  readonly http2: boolean;
+}
 
 export interface ListenerConfig {
   readonly id: string;
   readonly host: string;
   readonly port: number;
   readonly protocol: ListenerProtocol;
+  /** Present exactly when `protocol` is `https`. */
+  readonly tls: ListenerTlsConfig | null;
   /** Time allowed to receive the whole request head (slow-header defence). */
   readonly headersTimeoutMs: number;
   /** Time allowed to receive the whole request, head and body. */
@@ -54,6 +107,16 @@ export interface ListenerConfig {
   readonly keepaliveMaxRequests: number;
   /** Longest request-target (path and query) accepted; longer is 414 URI_TOO_LONG. */
   readonly maxUriBytes: number;
+  /** Open connections on this listener; 0 = only the global `system max-connections`. */
+  readonly maxConnections: number;
+  /** Request head size (HTTP/1.1: request line and headers; HTTP/2: the header list). */
+  readonly maxHeaderBytes: number;
+  /** Header fields per request. */
+  readonly maxHeaderCount: number;
+  /** HTTP/2: streams open at once per session (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxConcurrentStreams: number;
+  /** HTTP/2: streams a client may cancel per 10 s before its session is closed (rapid reset). */
+  readonly maxStreamResetsPer10s: number;
   readonly defaultRoute: string | null;
   readonly loc: SourceLoc;
 }
@@ -221,6 +284,11 @@ export interface RoutePolicies {
   readonly serverHeader: ServerHeaderPolicy;
 }
 
+export interface RouteWebSocketConfig {
+  /** A tunnel with no traffic in either direction for this long is closed. */
+  readonly idleTimeoutMs: number;
+}
+
 export interface RouteConfig {
   readonly id: string;
   /** Higher wins. Named priorities: low=10, normal=50, high=100, critical=1000. */
@@ -230,6 +298,8 @@ export interface RouteConfig {
   /** Ids of `filters { filter "id" }` entries, run in this order before the action. */
   readonly filters: readonly string[];
   readonly policies: RoutePolicies;
+  /** Present when the route forwards WebSocket upgrades (RFC 6455); elsewhere `Upgrade` is dropped. */
+  readonly websocket?: RouteWebSocketConfig;
   readonly loc: SourceLoc;
 }
 
@@ -397,6 +467,28 @@ export type DiscoveryConfig =
     readonly watchIntervalMs: number;
   };
 
+/** `tls { }` on an upstream: connect to the targets over TLS. Verification is on by default. */
+export interface UpstreamTlsConfig {
+  /** Server name sent and verified; null = the target's host when it is a name (none for an IP). */
+  readonly sni: string | null;
+  /** CA bundle to verify the targets with; null = Node's bundled root CAs. */
+  readonly ca: PemFileRef | null;
+  /** Client certificate and key for mTLS to the targets, or null. */
+  readonly client: CertKeyPair | null;
+  /** Accept any server certificate. Loud: a warning at load. */
+  readonly insecureSkipVerify: boolean;
+}
+
+/**
+ * HTTP/2 to the targets (`http-version { max-version 2 }`). `alpn`: over TLS, offer `h2` and
+ * `http/1.1` and use what the target picks. `h2c`: cleartext HTTP/2 with prior knowledge.
+ */
+export interface UpstreamHttp2Config {
+  readonly mode: 'alpn' | 'h2c';
+  /** Streams per HTTP/2 connection to a target (the target's SETTINGS may lower it). */
+  readonly maxStreams: number;
+}
+
 export interface UpstreamConfig {
   readonly id: string;
   readonly targets: readonly TargetConfig[];
@@ -416,6 +508,10 @@ export interface UpstreamConfig {
   readonly discovery: DiscoveryConfig;
   /** Largest response head accepted from a target; larger is 502 UPSTREAM_HEADERS_TOO_LARGE. */
   readonly maxResponseHeaderBytes: number;
+  /** Absent = cleartext. */
+  readonly tls?: UpstreamTlsConfig;
+  /** Absent = HTTP/1.1 only. */
+  readonly http2?: UpstreamHttp2Config;
   readonly loc: SourceLoc;
 }
 

@@ -3,7 +3,7 @@ import type { BuiltinHandler, MatchCondition, RouteAction, RouteConfig, RoutePol
 import type { LNode } from '../kdl.ts';
 import { suggestionHint } from '../diagnostics.ts';
 import {
-  HOSTNAME_RE, checkBlockNode, checkInt, error, expectString, isIPv6, locOf, nodePath, q, readEnum, readId, readManyStrings, readString,
+  HOSTNAME_RE, checkBlockNode, checkInt, error, expectString, isIPv6, locOf, nodePath, q, readBool, readEnum, readId, readManyStrings, readSecsAsMs, readString,
   rejectBlock, rejectProps, single, walkBlock, where,
 } from './reader.ts';
 import type { Ctx } from './reader.ts';
@@ -18,7 +18,7 @@ const BUILTIN_HANDLERS: readonly BuiltinHandler[] = ['status', 'health', 'ready'
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ROUTE_NOT_IMPLEMENTED = [
   'api-schema', 'cache', 'shadow', 'fallback', 'retry-policy',
-  'websocket', 'websocket-inspection', 'waf-enabled', 'error-pages', 'inference',
+  'websocket-inspection', 'waf-enabled', 'error-pages', 'inference',
 ];
 
 export interface RouteAcc {
@@ -220,6 +220,10 @@ export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc |
   const filters: string[] = [];
   let policies: RoutePolicies = DEFAULT_POLICIES;
   let upstreamOnly: LNode[] = [];
+  let websocket = false;
+  let websocketNode: LNode | undefined;
+  let websocketIdleTimeoutMs = 300_000;
+  let websocketIdleNode: LNode | undefined;
   /** Action keys present (valid or not), in order, and the action read from the first. */
   const actionNodes: LNode[] = [];
   let action: RouteAction | undefined;
@@ -245,6 +249,14 @@ export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc |
     },
     policies: (n, p) => {
       ({ policies, upstreamOnly } = readPolicies(ctx, n, p, label));
+    },
+    websocket: (n, p) => {
+      websocketNode = n;
+      websocket = readBool(ctx, n, p) ?? websocket;
+    },
+    'websocket-idle-timeout-secs': (n, p) => {
+      websocketIdleNode = n;
+      websocketIdleTimeoutMs = readSecsAsMs(ctx, n, p) ?? websocketIdleTimeoutMs;
     },
   };
   for (const [key, read] of Object.entries(ROUTE_ACTIONS)) {
@@ -273,6 +285,13 @@ export function readRoute(ctx: Ctx, node: LNode, parentPath: string): RouteAcc |
         'remove it: on static-files and builtin-handler routes the body is never read, and deployments routes stream bodies as Unkey\'s Sentinel does');
     }
   }
+  const wsAction = action as RouteAction | undefined;
+  if (websocket && websocketNode !== undefined && wsAction !== undefined && wsAction.kind !== 'upstream') {
+    error(ctx, websocketNode, websocketNode.pos, 'conflict', `${label} allows WebSocket but does not forward to an upstream`, `${path}/websocket`, 'WebSocket upgrades are forwarded to the route\'s upstream');
+  }
+  if (!websocket && websocketIdleNode !== undefined) {
+    error(ctx, websocketIdleNode, websocketIdleNode.pos, 'conflict', `${label} sets websocket-idle-timeout-secs without websocket #true`, `${path}/websocket-idle-timeout-secs`, 'add websocket #true, or remove the timeout');
+  }
   if (id === undefined || matches === undefined || matches.length === 0 || action === undefined || second !== undefined) return undefined;
-  return { node, config: { id, priority, matches, action, filters, policies, loc: locOf(node) } };
+  return { node, config: { id, priority, matches, action, filters, policies, ...(websocket ? { websocket: { idleTimeoutMs: websocketIdleTimeoutMs } } : {}), loc: locOf(node) } };
 }

@@ -1,9 +1,9 @@
 // `upstreams { upstream "id" { } }`: targets, load balancing, timeouts, the connection pool, and
 // the resilience blocks (health-check, circuit-breaker, outlier-detection, retry-policy, discovery)
-// read in upstream-resilience.ts and discovery.ts.
+// read in upstream-resilience.ts and discovery.ts, and TLS and HTTP/2 to the targets (tls.ts).
 import type {
   CircuitBreakerConfig, DiscoveryConfig, HealthCheckConfig, LoadBalancing, OutlierDetectionConfig, RetryPolicyConfig, TargetConfig,
-  UpstreamConfig,
+  UpstreamConfig, UpstreamTlsConfig,
 } from '../types.ts';
 import type { LNode } from '../kdl.ts';
 import { checkAddress, checkBlockNode, checkInt, error, expectString, locOf, nodePath, q, readAddress, readBool, readId, readInt, readSecsAsMs, readString, rejectProps, walkBlock, where } from './reader.ts';
@@ -11,11 +11,57 @@ import type { Ctx, HostPort } from './reader.ts';
 import { readLoadBalancing } from './load-balancing.ts';
 import { readCircuitBreaker, readHealthCheck, readOutlierDetection, readRetryPolicy } from './upstream-resilience.ts';
 import { readDiscovery } from './discovery.ts';
+import { readUpstreamTls } from './tls.ts';
 
 /** Largest response head taken from a target by default (status line and all header fields). */
 export const DEFAULT_MAX_RESPONSE_HEADER_BYTES = 64 * 1024;
 
-const UPSTREAM_NOT_IMPLEMENTED = ['tls', 'http-version'];
+interface HttpVersionAcc {
+  min: 1 | 2;
+  max: 1 | 2;
+  maxH2Streams: number;
+  node: LNode | undefined;
+}
+
+function readHttpVersion(ctx: Ctx, n: LNode, p: string, label: string, acc: HttpVersionAcc): void {
+  checkBlockNode(ctx, n, p);
+  acc.node = n;
+  const version = (key: 'min' | 'max') => (c: LNode, cp: string): void => {
+    const v = readInt(ctx, c, cp, 1, 3);
+    if (v === 3) { error(ctx, c, c.args[0]?.pos ?? c.pos, 'not-implemented', 'HTTP/3 to upstreams is not implemented', cp, 'use 1 or 2'); return; }
+    if (v === 1 || v === 2) acc[key] = v;
+  };
+  walkBlock(ctx, n, p, {
+    label: `${label} http-version`,
+    keys: {
+      'min-version': version('min'),
+      'max-version': version('max'),
+      'max-h2-streams': (c, cp) => { acc.maxH2Streams = readInt(ctx, c, cp, 1, 10_000) ?? acc.maxH2Streams; },
+    },
+    notImplemented: ['h2-ping-interval', 'h2-ping-interval-secs'],
+  });
+}
+
+/** The HTTP/2 mode an upstream's http-version and tls allow, or undefined after reporting why not. */
+function upstreamHttp2(ctx: Ctx, acc: HttpVersionAcc, tls: boolean, path: string): 'http1' | 'alpn' | 'h2c' | undefined {
+  const n = acc.node;
+  if (n === undefined || acc.max === 1) {
+    if (acc.min === 2 && n !== undefined) error(ctx, n, n.pos, 'conflict', 'http-version min-version 2 is above max-version 1', `${path}/http-version`);
+    return n !== undefined && acc.min === 2 ? undefined : 'http1';
+  }
+  if (tls) {
+    if (acc.min === 2) {
+      error(ctx, n, n.pos, 'not-implemented', 'requiring HTTP/2 over TLS (min-version 2) is not implemented', `${path}/http-version`,
+        'use min-version 1: HTTP/2 is negotiated with ALPN and used whenever the target offers it');
+      return undefined;
+    }
+    return 'alpn';
+  }
+  if (acc.min === 2) return 'h2c';
+  error(ctx, n, n.pos, 'conflict', 'cleartext HTTP/2 cannot be negotiated (max-version 2 without tls)', `${path}/http-version`,
+    'add a tls block to negotiate HTTP/2 with ALPN, or set min-version 2 for cleartext HTTP/2 with prior knowledge (h2c)');
+  return undefined;
+}
 
 export interface UpstreamAcc {
   readonly config: UpstreamConfig;
@@ -92,6 +138,9 @@ export function readUpstream(ctx: Ctx, node: LNode, parentPath: string): Upstrea
     return v ?? null;
   };
   let maxResponseHeaderBytes = DEFAULT_MAX_RESPONSE_HEADER_BYTES;
+  let tls: UpstreamTlsConfig | null = null;
+  let tlsOk = true;
+  const httpVersion: HttpVersionAcc = { min: 1, max: 1, maxH2Streams: 100, node: undefined };
   walkBlock(ctx, node, path, {
     label,
     repeatable: ['target'],
@@ -176,8 +225,13 @@ export function readUpstream(ctx: Ctx, node: LNode, parentPath: string): Upstrea
       'max-response-header-bytes': (n, p) => {
         maxResponseHeaderBytes = readInt(ctx, n, p, 1024, 1024 * 1024) ?? maxResponseHeaderBytes;
       },
+      tls: (n, p) => {
+        const t = readUpstreamTls(ctx, n, p, label);
+        if (t === undefined) tlsOk = false;
+        else tls = t;
+      },
+      'http-version': (n, p) => readHttpVersion(ctx, n, p, label, httpVersion),
     },
-    notImplemented: UPSTREAM_NOT_IMPLEMENTED,
   });
   const dynamic = discovery.kind !== 'static';
   if (dynamic && firstTarget !== undefined && discoveryNode !== undefined) {
@@ -191,7 +245,8 @@ export function readUpstream(ctx: Ctx, node: LNode, parentPath: string): Upstrea
     error(ctx, hostHeaderNode, hostHeaderNode.pos, 'conflict', `${label} sets both preserve-host #true and host-header`, path,
       `drop preserve-host (host-header alone implies preserve-host #false), see ${where(preserveHostNode)}`);
   }
-  if (id === undefined || !targetsOk || !resilienceOk || (targets.length === 0 && !dynamic) || (dynamic && targets.length > 0)) return undefined;
+  const http2 = upstreamHttp2(ctx, httpVersion, tls !== null || !tlsOk, path);
+  if (id === undefined || !targetsOk || !resilienceOk || !tlsOk || http2 === undefined || (targets.length === 0 && !dynamic) || (dynamic && targets.length > 0)) return undefined;
   return {
     node,
     config: {
@@ -208,6 +263,8 @@ export function readUpstream(ctx: Ctx, node: LNode, parentPath: string): Upstrea
       retryPolicy,
       discovery,
       maxResponseHeaderBytes,
+      ...(tls !== null ? { tls } : {}),
+      ...(http2 !== 'http1' ? { http2: { mode: http2, maxStreams: httpVersion.maxH2Streams } } : {}),
       loc: locOf(node),
     },
   };
