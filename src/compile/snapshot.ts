@@ -23,6 +23,7 @@ import { deploymentMetrics } from '../deployments/metrics.ts';
 import { createDeploymentRuntime, deploymentRuntimeKey } from '../deployments/runtime.ts';
 import type { DeploymentsConfig } from '../config/types.ts';
 import { StaticFilesHandler } from '../static/handler.ts';
+import { WebSocketRouteHandler } from '../pipeline/websocket.ts';
 import { createCompileContext } from './context.ts';
 import type { CompileContext } from './context.ts';
 import { compileFilters } from './filters.ts';
@@ -53,6 +54,8 @@ export interface CompiledRoute {
 export interface CompiledListener {
   readonly config: ListenerConfig;
   readonly router: Router;
+  /** Some route allows WebSocket: upgrade requests are handed to the pipeline with their socket. */
+  readonly websocket: boolean;
 }
 
 /** Mutable accounting of one generation: requests that started under it and have not finished. */
@@ -135,7 +138,10 @@ function compileConcurrency(r: RouteConfig, cc: CompileContext): ConcurrencyGate
 
 function compileHandler(r: RouteConfig, upstream: UpstreamRuntime | null): RouteHandler {
   switch (r.action.kind) {
-    case 'upstream': return new ProxyHandler(upstream as UpstreamRuntime);
+    case 'upstream': {
+      const proxy = new ProxyHandler(upstream as UpstreamRuntime);
+      return r.websocket !== undefined ? new WebSocketRouteHandler(proxy) : proxy;
+    }
     case 'builtin': return new BuiltinRouteHandler(r.action.handler);
     case 'static': return new StaticFilesHandler(r.action.files);
     case 'deployments': throw new Error('deployments handlers are compiled with their runtime (compileDeployments)');
@@ -197,7 +203,8 @@ function build(cc: CompileContext, hash: string, generation: number, acquired: s
   }
 
   const listeners = new Map<string, CompiledListener>();
-  for (const l of config.listeners) listeners.set(l.id, { config: l, router: compileRouter(config.routes, l.defaultRoute) });
+  const websocket = config.routes.some((r) => r.websocket !== undefined);
+  for (const l of config.listeners) listeners.set(l.id, { config: l, router: compileRouter(config.routes, l.defaultRoute), websocket });
 
   return { generation, usage: { inflight: 0, onIdle: null }, hash, config, listeners, upstreams, routes, unmatched: metrics.route('-'), acquired };
 }

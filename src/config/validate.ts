@@ -181,6 +181,16 @@ function crossCheck(ctx: Ctx, acc: Acc, mainFile: string): void {
       warning(ctx, u.node, u.node.pos, 'unused-upstream', `upstream ${q(u.config.id)} is not used by any route`, `upstreams/upstream ${q(u.config.id)}`);
     }
   }
+  // WebSocket upgrades go over HTTP/1.1: a WebSocket route's upstream must not use HTTP/2.
+  for (const r of acc.routes) {
+    const a = r.config.action;
+    if (r.config.websocket === undefined || a.kind !== 'upstream') continue;
+    const u = acc.upstreams.find((x) => x.config.id === a.upstream);
+    if (u?.config.http2 !== undefined) {
+      error(ctx, r.node, r.node.pos, 'conflict', `route ${q(r.config.id)} allows WebSocket but upstream ${q(u.config.id)} uses HTTP/2`, `routes/route ${q(r.config.id)}/websocket`,
+        'WebSocket upgrades need HTTP/1.1 to the upstream: give the route an upstream without http-version max-version 2');
+    }
+  }
   const { obs, admin, listeners } = acc;
   const wildcard = (h: string) => h === '0.0.0.0' || h === '::';
   if (obs.metrics.enabled && obs.metrics.port !== 0) {

@@ -29,6 +29,7 @@ export const ERROR_TABLE = {
   METHOD_NOT_IMPLEMENTED: { status: 501, source: 'proxy', retryable: false, message: 'The proxy does not support this method.' },
   UPSTREAM_CONNECT_FAILED: { status: 502, source: 'upstream', retryable: true, message: 'The upstream refused or dropped the connection.' },
   UPSTREAM_RESET: { status: 502, source: 'upstream', retryable: true, message: 'The upstream closed the connection before responding.' },
+  UPSTREAM_TLS_ERROR: { status: 502, source: 'upstream', retryable: false, message: 'The TLS connection to the upstream failed.' },
   UPSTREAM_PROTOCOL_ERROR: { status: 502, source: 'upstream', retryable: false, message: 'The upstream sent an invalid response.' },
   UPSTREAM_HEADERS_TOO_LARGE: { status: 502, source: 'upstream', retryable: false, message: 'The upstream sent a response head that is too large.' },
   UPSTREAM_NO_HEALTHY: { status: 503, source: 'upstream', retryable: false, message: 'No upstream target is available.' },

@@ -7,6 +7,7 @@ import type { MetricSpec } from './catalogue.ts';
 import { UpstreamMetrics } from './upstream-metrics.ts';
 import { LIMIT_NAMES, SERVER_METRICS } from './catalogue/server.ts';
 import type { LimitName } from './catalogue/server.ts';
+import { ServerMetrics } from './server-metrics.ts';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set([
   'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
@@ -66,6 +67,8 @@ export class Metrics {
   readonly tracingSpans: CounterT<string>;
   private readonly limits: CounterT<string>;
   private readonly limitChildren = new Map<string, ReturnType<CounterT<string>['labels']>>();
+  /** Listener and protocol metrics: TLS, connections by protocol, HTTP/2, WebSocket. */
+  readonly server: ServerMetrics;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -86,6 +89,7 @@ export class Metrics {
     for (const r of ['applied', 'unchanged', 'rejected']) this.reloads.labels(r).inc(0);
     this.generation = new Gauge({ name: c.configGeneration.name, help: c.configGeneration.help, registers: [registry], aggregator: c.configGeneration.aggregator });
     this.limits = this.counter(SERVER_METRICS.limitsTriggered);
+    this.server = new ServerMetrics(this);
     this.buildInfo = new Gauge({ name: c.buildInfo.name, help: c.buildInfo.help, labelNames: c.buildInfo.labels, registers: [registry], aggregator: c.buildInfo.aggregator });
     this.upstreams = new UpstreamMetrics(this);
     this.logDropped = this.counter(c.logDropped);

@@ -6,6 +6,37 @@ import type { AccessLog, ErrorLog } from '../observability/log.ts';
 import type { Tracer } from '../observability/tracing.ts';
 import type { AuditLog } from '../observability/audit.ts';
 
+/** A verified client certificate: who the client is (mTLS). */
+export interface ClientIdentity {
+  /** Subject DN as Node prints it, one `key=value` per line (`CN=client-1\nO=…`). */
+  readonly subject: string;
+  /** Subject alternative names as Node prints them (`DNS:a, URI:spiffe://…`), or ''. */
+  readonly san: string;
+  readonly issuer: string;
+  /** SHA-256 fingerprint, colon-separated upper-case hex. */
+  readonly fingerprint256: string;
+  readonly serialNumber: string;
+  readonly validTo: string;
+}
+
+/** What a TLS connection negotiated; every exchange it carries sees it as `ex.tls`. */
+export interface TlsInfo {
+  /** `TLSv1.3`, `TLSv1.2`. */
+  readonly version: string;
+  readonly cipher: string;
+  /** `h2`, `http/1.1`, or '' when the client offered no ALPN. */
+  readonly alpn: string;
+  /** The server name the client asked for (SNI), or ''. */
+  readonly sni: string;
+  /** A client certificate that verified against the listener's ca-file, or null. */
+  readonly client: ClientIdentity | null;
+  /** Why a presented client certificate did not verify (client-auth "optional"), or null. */
+  readonly clientError: string | null;
+}
+
+/** Set by the server on a TLS socket once its handshake completed. */
+export const kTlsInfo = Symbol('sentinel.tlsInfo');
+
 export interface ListenerContext {
   readonly listenerId: string;
   /** `http` or `https`, for X-Forwarded-Proto. */

@@ -20,7 +20,8 @@ import type { RequestSpan } from '../observability/tracing.ts';
 import type { AuditEvent } from '../observability/audit.ts';
 import type { LimitName } from '../observability/catalogue/server.ts';
 import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
-import type { ListenerContext } from './context.ts';
+import { kTlsInfo } from './context.ts';
+import type { ListenerContext, TlsInfo } from './context.ts';
 import { applyHeaderOps } from './header-ops.ts';
 import type { HeaderOp } from './header-ops.ts';
 
@@ -144,6 +145,10 @@ export class Exchange implements HeaderCollector {
   /** Captured on arrival: Node detaches `req.socket` once the exchange is over. */
   readonly clientIp: string;
   readonly clientPort: number;
+  /** HTTP/2 (node:http2 compatibility objects in `req`/`res`): no corking, no Connection header. */
+  readonly h2: boolean;
+  /** What the TLS connection negotiated, and the verified client certificate; null in cleartext. */
+  readonly tls: TlsInfo | null;
   /** Request path as routed (sanitize may normalise it), without the query. */
   path = '';
   /** Raw query string without '?', or null. */
@@ -202,8 +207,11 @@ export class Exchange implements HeaderCollector {
     this.res = res as ResWithExchange;
     this.startNs = process.hrtime.bigint();
     this.routeMetrics = snapshot.unmatched;
-    this.clientIp = req.socket.remoteAddress ?? '';
-    this.clientPort = req.socket.remotePort ?? 0;
+    const socket = req.socket as IncomingMessage['socket'] & { [kTlsInfo]?: TlsInfo };
+    this.clientIp = socket.remoteAddress ?? '';
+    this.clientPort = socket.remotePort ?? 0;
+    this.h2 = isHttp2Request(req);
+    this.tls = socket[kTlsInfo] ?? null;
     const rid = req.headers['x-request-id'];
     this.requestId = typeof rid === 'string' && isAcceptableRequestId(rid) ? rid : newRequestId(snapshot.config.system.traceIdFormat);
     const tp = req.headers.traceparent;
@@ -230,8 +238,9 @@ export class Exchange implements HeaderCollector {
     return this.req.headers;
   }
 
-  /** True when the request carries a body (Content-Length > 0 or Transfer-Encoding). */
+  /** True when the request carries a body (Content-Length > 0 or Transfer-Encoding; HTTP/2: no END_STREAM on its HEADERS). */
   hasRequestBody(): boolean {
+    if (this.h2) return (this.req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders !== true;
     const h = this.req.headers;
     if (h['transfer-encoding'] !== undefined) return true;
     const cl = h['content-length'];
@@ -279,7 +288,8 @@ export class Exchange implements HeaderCollector {
     const routeOps = route === null ? null : this.ctx.scheme === 'https' ? route.responseHeaderOpsTls : route.responseHeaderOps;
     if (routeOps !== null) applyHeaderOps(out, routeOps);
     if (this.responseHeaderOps !== null) applyHeaderOps(out, this.responseHeaderOps);
-    if (this.ctx.draining) out.push('connection', 'close');
+    // HTTP/2 has no Connection header (RFC 9113 §8.2.2): a draining session gets GOAWAY instead.
+    if (this.ctx.draining && !this.h2) out.push('connection', 'close');
     return out;
   }
 
@@ -290,12 +300,15 @@ export class Exchange implements HeaderCollector {
    */
   writeHead(status: number, headers: string[], statusMessage?: string): boolean {
     try {
-      if (statusMessage !== undefined && statusMessage !== '') this.res.writeHead(status, statusMessage, headers);
+      // HTTP/2 has no reason phrase.
+      if (statusMessage !== undefined && statusMessage !== '' && !this.h2) this.res.writeHead(status, statusMessage, headers);
       else this.res.writeHead(status, headers);
     } catch {
       return false;
     }
     this.status = status;
+    // Http2ServerResponse has no cork: its stream frames the head and the first data itself.
+    if (this.h2) return true;
     this.res.cork();
     process.nextTick(uncorkResponse, this.res);
     return true;

@@ -30,7 +30,38 @@ const REWRITTEN_REQUEST = new Set([
 ]);
 
 /** Response headers the proxy rewrites: Via is merged, X-Request-Id is always ours. */
-const REWRITTEN_RESPONSE = new Set(['via', 'x-request-id']);
+export const REWRITTEN_RESPONSE: ReadonlySet<string> = new Set(['via', 'x-request-id']);
+
+/**
+ * The raw response head undici hands over, as a flat string list: HTTP/1.1 gives `[name, value, …]`
+ * buffers; an HTTP/2 upstream gives a header object (values may be arrays).
+ */
+export function rawResponseHeaders(raw: unknown): string[] {
+  if (Array.isArray(raw)) {
+    const strs: string[] = new Array(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      const v = raw[i] as Buffer | string;
+      strs[i] = typeof v === 'string' ? v : v.toString('latin1');
+    }
+    return strs;
+  }
+  const out: string[] = [];
+  if (raw !== null && typeof raw === 'object') {
+    for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+      if (name.charCodeAt(0) === 58 /* : */) continue;
+      if (Array.isArray(value)) for (const v of value) out.push(name, String(v));
+      else if (value !== undefined) out.push(name, String(value));
+    }
+  }
+  return out;
+}
+
+/** OpenSSL certificate verification failures as Node reports them (`err.code`). */
+const UPSTREAM_TLS_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE', 'HOSTNAME_MISMATCH', 'INVALID_CA', 'INVALID_PURPOSE', 'PATH_LENGTH_EXCEEDED',
+]);
 
 /** Maps an error from the transport (undici, Node) to one of our codes. */
 export function classifyUpstreamError(err: unknown): ErrorCode {
@@ -62,7 +93,10 @@ export function classifyUpstreamError(err: unknown): ErrorCode {
       // undici refused a value that came from the client's request.
       return 'BAD_REQUEST';
   }
-  if (typeof code === 'string' && code.startsWith('HPE_')) return 'UPSTREAM_PROTOCOL_ERROR';
+  if (typeof code === 'string') {
+    if (code.startsWith('HPE_')) return 'UPSTREAM_PROTOCOL_ERROR';
+    if (UPSTREAM_TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return 'UPSTREAM_TLS_ERROR';
+  }
   // undici's parser errors can come without a code (e.g. an HTTP/2-only server answering HTTP/1.1).
   if ((err as { name?: unknown } | null)?.name === 'HTTPParserError') return 'UPSTREAM_PROTOCOL_ERROR';
   return 'INTERNAL_ERROR';
@@ -137,7 +171,9 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
   bytesSent = 0;
   /** Set-Cookie of a sticky selector that set a new affinity with this pick, or null. */
   readonly stickyCookie: string | null;
-  private controller: Dispatcher.DispatchController | null = null;
+  /** `websocket` for a WebSocket upgrade attempt (src/pipeline/websocket.ts), else null. */
+  protected upgrade: string | null = null;
+  protected controller: Dispatcher.DispatchController | null = null;
   private abortReason: ProxyError | null = null;
   private settled = false;
   /** No longer the exchange's attempt (given up for a retry, or cancelled before it started). */
@@ -185,14 +221,20 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     const perAttempt = this.upstream.retry?.perAttemptTimeoutMs ?? null;
     if (perAttempt !== null) this.timer = setTimeout(onAttemptTimer, perAttempt, this);
     try {
-      this.target.pool.dispatch({
+      const options: Dispatcher.DispatchOptions & { servername?: string } = {
         path: req.url as string,
         method: req.method as Dispatcher.HttpMethod,
         headers: buildUpstreamHeaders(ex, this.upstream, this.target, this.span === null ? ex.traceparent : this.span.traceparent),
         body,
         headersTimeout: t.headersMs,
         bodyTimeout: t.readMs,
-      }, this);
+      };
+      if (this.upgrade !== null) options.upgrade = this.upgrade;
+      // TLS upstreams: a constant per pool. undici reconnects whenever a request's servername differs
+      // from its connection's, and would derive it from the client's Host; the pool's connector
+      // sets the real server name (src/upstream/transport.ts).
+      if (this.upstream.config.tls !== undefined) options.servername = this.target.id;
+      this.target.pool.dispatch(options, this);
     } catch (err) {
       // undici validates options synchronously (e.g. a header value it refuses).
       const code = classifyUpstreamError(err);
@@ -293,16 +335,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
       }
     }
     this.responded = true;
-    const raw = controller.rawHeaders as Buffer[] | string[] | null;
-    let out: string[] = [];
-    if (raw !== null && Array.isArray(raw)) {
-      const strs: string[] = new Array(raw.length);
-      for (let i = 0; i < raw.length; i++) {
-        const v = raw[i];
-        strs[i] = typeof v === 'string' ? v : (v as Buffer).toString('latin1');
-      }
-      out = filterHeaders(strs, out, REWRITTEN_RESPONSE, ex);
-    }
+    const out = filterHeaders(rawResponseHeaders(controller.rawHeaders), [], REWRITTEN_RESPONSE, ex);
     ex.finishResponseHead(out, true);
     if (this.stickyCookie !== null) out.push('set-cookie', this.stickyCookie);
     if (!ex.writeHead(statusCode, out, statusMessage)) {
@@ -348,6 +381,8 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     }
     if (code === 'INTERNAL_ERROR') {
       process.emitWarning(`sentinel: unclassified upstream error: ${(err as { code?: string }).code ?? ''} ${err.message}`);
+    } else if (code === 'UPSTREAM_TLS_ERROR') {
+      process.emitWarning(`sentinel: TLS to upstream "${this.upstream.id}" target ${this.target.id} failed: ${(err as { code?: string }).code ?? ''} ${err.message}`);
     }
     if (ex.finished) return;
     if (!this.responded && retryAfter(this, { kind: 'error', code })) return;
@@ -397,21 +432,25 @@ export function retryAfter(failed: Attempt, failure: AttemptFailure): boolean {
     return false;
   }
   m.retried(upstream.id, retryReason(failure));
-  startAttempt(ex, upstream, target, sticky, delayMs);
+  // The same kind of attempt again (a WebSocket upgrade stays one).
+  startAttempt(ex, upstream, target, sticky, delayMs, failed.constructor as AttemptClass);
   return true;
 }
 
-function startAttempt(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, sticky: string | null, delayMs: number): void {
+/** Builds the Attempt of one try: `Attempt`, or a subclass (a WebSocket upgrade). */
+export type AttemptClass = new (ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, stickyCookie: string | null) => Attempt;
+
+function startAttempt(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, sticky: string | null, delayMs: number, AttemptOf: AttemptClass): void {
   ex.target = target;
   ex.attempts++;
   if (ex.upstreamStartNs === 0n) ex.upstreamStartNs = process.hrtime.bigint();
-  const attempt = new Attempt(ex, upstream, target, sticky);
+  const attempt = new AttemptOf(ex, upstream, target, sticky);
   if (delayMs > 0) attempt.dispatchAfter(delayMs);
   else attempt.dispatch();
 }
 
 /** The first attempt: a target, or 503 (`UPSTREAM_NO_HEALTHY` / `UPSTREAM_QUEUE_FULL`, counted). */
-function firstAttempt(ex: Exchange, upstream: UpstreamRuntime): void {
+function firstAttempt(ex: Exchange, upstream: UpstreamRuntime, AttemptOf: AttemptClass): void {
   const target = upstream.acquire(ex, null);
   if (target === null) {
     const code = upstream.unavailable;
@@ -420,22 +459,22 @@ function firstAttempt(ex: Exchange, upstream: UpstreamRuntime): void {
     return;
   }
   // The sticky cookie belongs to this pick: read it before anything else picks.
-  startAttempt(ex, upstream, target, upstream.stickyCookie(), 0);
+  startAttempt(ex, upstream, target, upstream.stickyCookie(), 0, AttemptOf);
 }
 
 /** Reads a replayable body into memory (bounded by the retry policy), then forwards. */
-async function bufferThenForward(ex: Exchange, upstream: UpstreamRuntime, maxBytes: number): Promise<void> {
+async function bufferThenForward(ex: Exchange, upstream: UpstreamRuntime, maxBytes: number, AttemptOf: AttemptClass): Promise<void> {
   const r = await bufferRequestBody(ex, maxBytes);
   if (ex.finished) return;
   if (!r.ok) {
     ex.fail(r.reason === 'aborted' ? 'CLIENT_CLOSED_REQUEST' : 'BAD_REQUEST');
     return;
   }
-  firstAttempt(ex, upstream);
+  firstAttempt(ex, upstream, AttemptOf);
 }
 
-/** Starts the exchange's first attempt on `upstream`. */
-export function forward(ex: Exchange, upstream: UpstreamRuntime): void {
+/** Starts the exchange's first attempt on `upstream` (`AttemptOf`: a subclass for WebSocket upgrades). */
+export function forward(ex: Exchange, upstream: UpstreamRuntime, AttemptOf: AttemptClass = Attempt): void {
   ex.upstream = upstream;
   ex.armTotalTimeout(upstream.config.timeouts.requestMs);
   const retry = upstream.retry;
@@ -446,12 +485,12 @@ export function forward(ex: Exchange, upstream: UpstreamRuntime): void {
     if (ex.body === null && ex.hasRequestBody()) {
       const len = declaredLength(ex);
       if (len >= 0 && len <= retry.maxBufferBytes) {
-        void bufferThenForward(ex, upstream, retry.maxBufferBytes);
+        void bufferThenForward(ex, upstream, retry.maxBufferBytes, AttemptOf);
         return;
       }
     }
   }
-  firstAttempt(ex, upstream);
+  firstAttempt(ex, upstream, AttemptOf);
 }
 
 /** The route handler of a route with `upstream "id"`. */

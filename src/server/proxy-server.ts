@@ -2,6 +2,8 @@
 // graceful shutdown.
 import type { Server } from 'node:http';
 import type { Config, ListenerConfig } from '../config/types.ts';
+import { buildTlsContexts } from './tls.ts';
+import type { TlsContexts } from './tls.ts';
 import { compileSnapshot, drained, releaseSnapshot, snapshotReady } from '../compile/snapshot.ts';
 import type { Snapshot } from '../compile/snapshot.ts';
 import { Registry } from '../runtime/registry.ts';
@@ -11,7 +13,8 @@ import type { AccessLog, Logger, Logs } from '../observability/log.ts';
 import { createTracer } from '../observability/tracing.ts';
 import type { Tracer } from '../observability/tracing.ts';
 import type { ListenerContext } from '../pipeline/context.ts';
-import { ConnectionGate, createHttpListener, listen } from './http-listener.ts';
+import { ConnectionGate, createListener, listen } from './http-listener.ts';
+import type { ListenerHandle } from './http-listener.ts';
 import { createMetricsServer } from '../admin/metrics-server.ts';
 import { deploymentMetrics } from '../deployments/metrics.ts';
 
@@ -52,7 +55,7 @@ interface BoundListener {
   readonly id: string;
   readonly config: ListenerConfig;
   readonly port: number;
-  readonly server: Server;
+  readonly handle: ListenerHandle;
   readonly ctx: ListenerContext;
 }
 
@@ -90,16 +93,19 @@ export function restartOnlyChanges(a: Config, b: Config): string[] {
   return out;
 }
 
-/** Listener fields that node:http can take on a live server; anything else means a new bind. */
+/**
+ * Listener fields that a live server cannot take (address, protocol, the ALPN list); anything else
+ * (timeouts, limits, certificates) is applied in place.
+ */
 function sameBinding(a: ListenerConfig, b: ListenerConfig): boolean {
-  return a.host === b.host && a.port === b.port && a.protocol === b.protocol;
+  return a.host === b.host && a.port === b.port && a.protocol === b.protocol && (a.tls?.http2 ?? null) === (b.tls?.http2 ?? null);
 }
 
-function applyListenerSettings(server: Server, ctx: ListenerContext, l: ListenerConfig): void {
-  server.headersTimeout = l.headersTimeoutMs;
-  server.requestTimeout = l.requestTimeoutMs;
-  server.keepAliveTimeout = l.keepaliveTimeoutMs;
-  ctx.keepaliveMaxRequests = l.keepaliveMaxRequests;
+/** TLS contexts of every https listener of `config` (reads the PEM files; throws naming the bad one). */
+function buildAllTls(config: Config): Map<string, TlsContexts> {
+  const out = new Map<string, TlsContexts>();
+  for (const l of config.listeners) if (l.tls !== null) out.set(l.id, buildTlsContexts(l.id, l.tls));
+  return out;
 }
 
 /** How long shutdown waits for the last spans to be exported. */
@@ -150,31 +156,33 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   let metricsPort: number | null = null;
   let shuttingDown: Promise<{ forced: boolean }> | null = null;
 
-  const bindListener = async (l: ListenerConfig): Promise<BoundListener> => {
-    const ctx: ListenerContext = { listenerId: l.id, scheme: 'http', state, metrics, accessLog, errorLog, tracer, audit, version: o.version, startedAtMs, draining: false, keepaliveMaxRequests: l.keepaliveMaxRequests };
-    const server = createHttpListener(l, ctx, gate);
+  const bindListener = async (l: ListenerConfig, tls: TlsContexts | null): Promise<BoundListener> => {
+    const ctx: ListenerContext = { listenerId: l.id, scheme: l.protocol === 'https' ? 'https' : 'http', state, metrics, accessLog, errorLog, tracer, audit, version: o.version, startedAtMs, draining: false, keepaliveMaxRequests: l.keepaliveMaxRequests };
+    const handle = createListener(l, ctx, gate, tls);
     try {
-      const port = await listen(server, l.id, l.host, l.port);
-      logger.info({ listener: l.id, address: `${formatHost(l.host)}:${port}` }, 'listener ready');
-      return { id: l.id, config: l, port, server, ctx };
+      const port = await listen(handle.server, l.id, l.host, l.port);
+      logger.info({ listener: l.id, address: `${formatHost(l.host)}:${port}`, protocol: l.protocol }, 'listener ready');
+      return { id: l.id, config: l, port, handle, ctx };
     } catch (err) {
-      server.close();
+      handle.server.close();
       throw err;
     }
   };
 
-  /** Stops a listener gracefully: no new connections, idle ones closed, busy ones end after their response. */
+  /**
+   * Stops a listener gracefully: no new connections, idle ones closed, HTTP/2 sessions get GOAWAY,
+   * busy connections (and WebSocket tunnels) end on their own.
+   */
   const retireListener = (b: BoundListener): Promise<void> => {
-    b.ctx.draining = true;
-    const closed = closeServer(b.server);
-    b.server.closeIdleConnections();
+    const closed = b.handle.close();
     logger.info({ listener: b.id }, 'listener closed');
     return closed;
   };
 
   try {
+    const tls = buildAllTls(startConfig);
     for (const l of startConfig.listeners) {
-      const b = await bindListener(l);
+      const b = await bindListener(l, tls.get(l.id) ?? null);
       bound.set(l.id, b);
     }
     const m = startConfig.observability.metrics;
@@ -184,7 +192,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
       logger.info({ listener: 'metrics', address: `${formatHost(m.host)}:${metricsPort}`, path: m.path }, 'metrics ready');
     }
   } catch (err) {
-    for (const b of bound.values()) b.server.close();
+    for (const b of bound.values()) b.handle.server.close();
     metricsServer?.close();
     await registry.destroyAll();
     throw err;
@@ -217,23 +225,33 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
       return { result: 'rejected', generation: current.generation, errors };
     }
 
-    // Preflight: compile (acquires pools) and bind every new or moved listener before anything
-    // changes for live traffic. Any failure undoes exactly what this reload acquired.
-    const next = compileSnapshot(config, hash, generation + 1, registry, metrics, logger);
+    // Preflight: build the TLS contexts (reads every certificate and key), compile (acquires
+    // pools) and bind every new or moved listener before anything changes for live traffic. Any
+    // failure undoes exactly what this reload acquired; the running certificates keep serving.
+    const reject = (message: string): ReloadOutcome => {
+      metrics.reloaded('rejected');
+      logger.error({ error: message }, 'config reload rejected: the running config stays');
+      return { result: 'rejected', generation: current.generation, errors: [message] };
+    };
+    let tls: Map<string, TlsContexts>;
+    let next: Snapshot;
+    try {
+      tls = buildAllTls(config);
+      next = compileSnapshot(config, hash, generation + 1, registry, metrics, logger);
+    } catch (err) {
+      return reject((err as Error).message);
+    }
     await snapshotReady(next);
     const fresh: BoundListener[] = [];
     try {
       for (const l of config.listeners) {
         const existing = bound.get(l.id);
-        if (existing === undefined || !sameBinding(existing.config, l)) fresh.push(await bindListener(l));
+        if (existing === undefined || !sameBinding(existing.config, l)) fresh.push(await bindListener(l, tls.get(l.id) ?? null));
       }
     } catch (err) {
-      for (const b of fresh) b.server.close();
+      for (const b of fresh) b.handle.server.close();
       await releaseSnapshot(next, registry);
-      const message = (err as Error).message;
-      metrics.reloaded('rejected');
-      logger.error({ error: message }, 'config reload rejected: the running config stays');
-      return { result: 'rejected', generation: current.generation, errors: [message] };
+      return reject((err as Error).message);
     }
 
     // Commit: one assignment switches every listener to the new generation.
@@ -254,7 +272,10 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
     }
     for (const l of config.listeners) {
       const b = bound.get(l.id);
-      if (b !== undefined && !fresh.includes(b)) applyListenerSettings(b.server, b.ctx, l);
+      if (b !== undefined && !fresh.includes(b)) {
+        b.handle.apply(l, tls.get(l.id) ?? null);
+        bound.set(l.id, { ...b, config: l });
+      }
     }
     metrics.setBuildInfo(o.version, hash);
     metrics.setGeneration(generation);
@@ -283,7 +304,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
       clearTimeout(timer);
       if (forced) {
         logger.warn({ active_requests: metrics.activeRequests }, 'shutdown: timeout reached, closing remaining connections');
-        for (const b of listeners) b.server.closeAllConnections();
+        for (const b of listeners) b.handle.closeAll();
         await Promise.all(closed);
       }
       if (metricsServer !== null) { metricsServer.closeAllConnections(); await closeServer(metricsServer); }

@@ -71,7 +71,7 @@ export function targetSettings(config: UpstreamConfig, metrics: UpstreamMetrics,
 export function acquireTarget(acquire: Acquire, s: TargetSettings, host: string, port: number, weight: number): { target: TargetRuntime; keys: string[] } {
   const u = s.config;
   const authority = formatAuthority(host, port);
-  const options = { host, port, pool: u.pool, timeouts: u.timeouts, maxHeaderBytes: u.maxResponseHeaderBytes };
+  const options = { host, port, pool: u.pool, timeouts: u.timeouts, maxHeaderBytes: u.maxResponseHeaderBytes, tls: u.tls, http2: u.http2 };
   const pk = `pool|${poolKey(options)}`;
   const pool = acquire(pk, () => createPool(options));
   const hk = `health|${u.id}|${authority}|${s.healthIdentity}`;
