@@ -49,7 +49,7 @@ export function encodeFrame(opcode: number, payload: Buffer): Buffer {
 }
 
 function attach(socket: Socket, request: IncomingMessage, echo: boolean): WsPeer {
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   let fragments: Buffer[] = [];
   let fragOpcode = 0;
   const peer: WsPeer = {
@@ -95,7 +95,7 @@ function attach(socket: Socket, request: IncomingMessage, echo: boolean): WsPeer
         fragments = [payload];
         continue;
       }
-      const data = fragments.length > 0 && (b0 & 0x0f) === 0 ? Buffer.concat(fragments) : payload;
+      const data: Buffer = fragments.length > 0 && (b0 & 0x0f) === 0 ? Buffer.concat(fragments) : payload;
       if ((b0 & 0x0f) === 0) fragments = [];
       if (opcode === 1 || opcode === 2) {
         peer.messages.push(opcode === 1 ? data.toString('utf8') : data);

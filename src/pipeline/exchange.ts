@@ -27,6 +27,9 @@ import type { HeaderOp } from './header-ops.ts';
 
 export const VIA_TOKEN = '1.1 sentinel';
 
+/** Destroying an HTTP/2 stream with an error sends RST_STREAM INTERNAL_ERROR. */
+const H2_ABORTED = new Error('response aborted by the proxy');
+
 /** Something in progress for a request that can be cancelled: an upstream attempt, an agent call. */
 export interface Pending {
   /**
@@ -442,15 +445,29 @@ export class Exchange implements HeaderCollector {
       out.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length));
       this.beforeLocalReply(out);
       if (this.writeHead(status, out)) res.end(this.req.method === 'HEAD' ? undefined : body);
-      else { this.status = status; res.destroy(); }
+      else { this.status = status; this.abortResponse(); }
     } else {
       // Headers are out: the only honest signal left is to abort the client connection, so a
       // truncated body can never look complete.
       if (this.status === 0) this.status = ERROR_TABLE[code].status;
-      res.destroy();
+      this.abortResponse();
     }
     this.ctx.metrics.error(code);
     this.finalize();
+  }
+
+  /**
+   * Aborts the response so that the client cannot take it as complete: HTTP/1.1 closes the
+   * connection; HTTP/2 resets the stream with INTERNAL_ERROR (a plain destroy of the compat
+   * response would end it with NO_ERROR, which a client may read as a complete body).
+   */
+  private abortResponse(): void {
+    if (this.h2) {
+      const stream = (this.res as unknown as { stream?: { destroyed: boolean; destroy(err?: Error): void } }).stream;
+      if (stream !== undefined && !stream.destroyed) stream.destroy(H2_ABORTED);
+      return;
+    }
+    this.res.destroy();
   }
 
   /** Runs once: timers, generation accounting, route hooks, metrics, access log. Never throws. */

@@ -1,0 +1,258 @@
+// HTTP/2 downstream against the built proxy: h2 over TLS (ALPN) and h2c prior knowledge run the
+// same pipeline as HTTP/1.1 (routing, header rewriting, metrics), with the session limits:
+// concurrent streams, header list size and count, and the rapid-reset defence (a client that
+// cancels streams in a loop gets GOAWAY ENHANCE_YOUR_CALM).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect as h2Connect, constants } from 'node:http2';
+import type { ClientHttp2Session, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import { request as httpRequest } from 'node:http';
+import { startSentinel } from '../helpers/sentinel-process.ts';
+import type { SentinelProcess } from '../helpers/sentinel-process.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+import type { Upstream } from '../helpers/upstream.ts';
+import { generateTestPki } from '../helpers/certs.ts';
+import type { TestPki } from '../helpers/certs.ts';
+
+let pki: TestPki;
+let echo: Upstream;
+let hold: Upstream;
+let broken: Upstream;
+let proxy: SentinelProcess;
+let inFlight = 0;
+let maxInFlight = 0;
+const held: Array<() => void> = [];
+
+beforeAll(async () => {
+  pki = generateTestPki();
+  echo = await startUpstream((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (d: string) => { body += d; });
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('set-cookie', ['a=1', 'b=2']);
+      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
+    });
+  });
+  hold = await startUpstream((_req, res) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    held.push(() => { inFlight--; res.end('released'); });
+  });
+  broken = await startUpstream((_req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('partial');
+    setTimeout(() => res.socket?.destroy(), 20);
+  });
+  proxy = await startSentinel(`
+listeners {
+    listener "tls" {
+        address "127.0.0.1:0"; protocol "https"
+        max-concurrent-streams 4
+        max-stream-resets-per-10s 50
+        max-header-count 20
+        max-header-bytes 4096
+        tls { cert-file "${pki.server.cert}"; key-file "${pki.server.key}" }
+    }
+    listener "h2c" { address "127.0.0.1:0"; protocol "h2c" }
+}
+routes {
+    route "hold" { matches { path-prefix "/hold" }; upstream "hold" }
+    route "broken" { matches { path-prefix "/broken" }; upstream "broken" }
+    route "echo" { matches { path-prefix "/" }; upstream "echo" }
+}
+upstreams {
+    upstream "echo" { target "${echo.address}" }
+    upstream "hold" { target "${hold.address}"; timeouts { headers-secs 120; request-secs 120 } }
+    upstream "broken" { target "${broken.address}" }
+}
+observability { metrics { address "127.0.0.1:0" }; logging { access-log { enabled #false } } }
+`, { listeners: ['tls', 'h2c'], metrics: true });
+}, 60_000);
+
+afterAll(async () => {
+  for (const h of held.splice(0)) h();
+  await proxy?.stop();
+  await Promise.all([echo?.close(), hold?.close(), broken?.close()]);
+  pki?.cleanup();
+});
+
+const tlsUrl = () => `https://localhost:${proxy.ports.get('tls') as number}`;
+const h2cUrl = () => `http://127.0.0.1:${proxy.ports.get('h2c') as number}`;
+
+function session(url: string): ClientHttp2Session {
+  const s = h2Connect(url, url.startsWith('https') ? { ca: pki.read(pki.ca) } : {});
+  s.on('error', () => undefined);
+  return s;
+}
+
+interface H2Response { status: number; headers: IncomingHttpHeaders; body: string }
+
+function h2Request(s: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: string): Promise<H2Response> {
+  return new Promise((resolve, reject) => {
+    const req = s.request(headers, { endStream: body === undefined });
+    let status = 0;
+    let h: IncomingHttpHeaders = {};
+    let data = '';
+    req.on('response', (r) => { status = Number(r[':status']); h = r; });
+    req.setEncoding('utf8').on('data', (d: string) => { data += d; });
+    req.on('end', () => resolve({ status, headers: h, body: data }));
+    req.on('error', reject);
+    if (body !== undefined) req.end(body);
+  });
+}
+
+async function metrics(): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${proxy.metricsPort}/metrics`)).text();
+}
+
+function metric(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+/** Releases held upstream requests until every promise in `all` has settled. */
+async function releaseUntilSettled<T>(all: Array<Promise<T>>): Promise<T[]> {
+  let done = false;
+  const settled = Promise.all(all).finally(() => { done = true; });
+  while (!done) {
+    for (const h of held.splice(0)) h();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return settled;
+}
+
+async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await cond())) await new Promise((r) => setTimeout(r, 20));
+}
+
+describe('HTTP/2 downstream', () => {
+  it('h2 over TLS runs the same pipeline: routing, a fresh upstream head (Host from :authority, one Cookie), bodies both ways, metrics', async () => {
+    const before = metric(await metrics(), 'sentinel_requests_total{route="echo",method="POST",status="200"}');
+    const s = session(tlsUrl());
+    const r = await h2Request(s, { ':method': 'POST', ':path': '/api/items?x=1', 'content-type': 'text/plain', cookie: ['c1=1', 'c2=2'], 'x-custom': 'yes' }, 'payload over h2');
+    s.close();
+    expect(r.status).toBe(200);
+    const seen = JSON.parse(r.body) as { method: string; url: string; body: string; headers: Record<string, string> };
+    expect(seen).toMatchObject({ method: 'POST', url: '/api/items?x=1', body: 'payload over h2' });
+    expect(seen.headers.host).toBe(`localhost:${proxy.ports.get('tls') as number}`);
+    expect(seen.headers.cookie).toBe('c1=1; c2=2');
+    expect(seen.headers['x-custom']).toBe('yes');
+    expect(seen.headers['x-forwarded-proto']).toBe('https');
+    expect(seen.headers.via).toBe('1.1 sentinel');
+    expect(Object.keys(seen.headers).some((k) => k.startsWith(':'))).toBe(false);
+    // The response: the upstream's headers (both cookies), ours, no connection-specific fields.
+    expect(r.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(r.headers.via).toBe('1.1 sentinel');
+    expect(r.headers['x-request-id']).toBeTruthy();
+    expect(r.headers.connection).toBeUndefined();
+    expect(metric(await metrics(), 'sentinel_requests_total{route="echo",method="POST",status="200"}')).toBe(before + 1);
+  });
+
+  it('h2c with prior knowledge works; an HTTP/1.1 request on the h2c port is not served', async () => {
+    const s = session(h2cUrl());
+    const r = await h2Request(s, { ':path': '/plain', 'content-length': '0' });
+    s.close();
+    expect(r.status).toBe(200);
+    expect((JSON.parse(r.body) as { headers: Record<string, string> }).headers['x-forwarded-proto']).toBe('http');
+    const h1 = await new Promise<string>((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port: proxy.ports.get('h2c'), path: '/' }, (res) => resolve(`status ${res.statusCode}`));
+      req.on('error', (e) => resolve(`error ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+      req.end();
+    });
+    expect(h1).toMatch(/^error /);
+  });
+
+  it('max-concurrent-streams: one session never has more than the limit in flight; a client that waits gets every stream served', async () => {
+    const before = metric(await metrics(), 'sentinel_limits_triggered_total{listener="tls",limit="h2_concurrent_streams"}');
+    maxInFlight = 0;
+    const s = session(tlsUrl());
+    // A well-behaved client: it learns the limit from SETTINGS and queues the rest.
+    await new Promise<void>((r) => s.once('remoteSettings', () => r()));
+    expect(s.remoteSettings.maxConcurrentStreams).toBe(4);
+    const all = Array.from({ length: 10 }, (_, i) => h2Request(s, { ':path': `/hold/${i}` }));
+    await until(() => inFlight === 4);
+    // Give queued streams every chance to overtake the limit before releasing.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(maxInFlight).toBe(4);
+    const results = await releaseUntilSettled(all);
+    s.close();
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(maxInFlight).toBe(4);
+    expect(metric(await metrics(), 'sentinel_limits_triggered_total{listener="tls",limit="h2_concurrent_streams"}')).toBeGreaterThan(before);
+  });
+
+  it('max-concurrent-streams: streams a client opens past the limit without waiting are refused (REFUSED_STREAM, safe to retry)', async () => {
+    maxInFlight = 0;
+    const s = session(tlsUrl());
+    // Fired at once, before the server's SETTINGS arrive: the client does not know the limit yet.
+    const all = Array.from({ length: 10 }, (_, i) => h2Request(s, { ':path': `/hold/eager-${i}` }).then(
+      (r) => `status ${r.status}`,
+      (e: NodeJS.ErrnoException) => (/REFUSED_STREAM/.test(e.message) ? 'refused' : `error ${e.message}`),
+    ));
+    await until(() => inFlight > 0);
+    await new Promise((r) => setTimeout(r, 300));
+    const outcomes = await releaseUntilSettled(all);
+    s.close();
+    expect(maxInFlight).toBeLessThanOrEqual(4);
+    expect(outcomes.every((o) => o === 'status 200' || o === 'refused')).toBe(true);
+    expect(outcomes.filter((o) => o === 'status 200').length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('header lists over max-header-count or max-header-bytes get 431 and are counted', async () => {
+    const m0 = await metrics();
+    const s = session(tlsUrl());
+    const many: OutgoingHttpHeaders = { ':path': '/many' };
+    for (let i = 0; i < 21; i++) many[`x-h${i}`] = 'v';
+    const r1 = await h2Request(s, many);
+    expect(r1.status).toBe(431);
+    expect(JSON.parse(r1.body)).toMatchObject({ error: { code: 'REQUEST_HEADERS_TOO_LARGE' } });
+    const r2 = await h2Request(s, { ':path': '/big', 'x-big': 'a'.repeat(5000) });
+    expect(r2.status).toBe(431);
+    // Within the limits: served.
+    const r3 = await h2Request(s, { ':path': '/ok', 'x-big': 'a'.repeat(3000) });
+    expect(r3.status).toBe(200);
+    s.close();
+    const m1 = await metrics();
+    for (const limit of ['header_count', 'header_bytes']) {
+      const series = `sentinel_limits_triggered_total{listener="tls",limit="${limit}"}`;
+      expect(metric(m1, series)).toBe(metric(m0, series) + 1);
+    }
+  });
+
+  it('rapid reset: a client cancelling streams in a loop gets GOAWAY ENHANCE_YOUR_CALM; other sessions are unaffected', async () => {
+    const m0 = await metrics();
+    const s = session(tlsUrl());
+    const goaway = new Promise<number>((resolve) => s.once('goaway', (code: number) => resolve(code)));
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    await h2Request(s, { ':path': '/warm-up' });
+    let sent = 0;
+    while (!s.closed && !s.destroyed && sent < 2000) {
+      const req = s.request({ ':path': `/hold/reset-${sent}` });
+      req.on('error', () => undefined);
+      req.close(constants.NGHTTP2_CANCEL);
+      sent++;
+      if (sent % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(await goaway).toBe(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    await closed;
+    const m1 = await metrics();
+    expect(metric(m1, 'sentinel_limits_triggered_total{listener="tls",limit="h2_rapid_reset"}')).toBe(metric(m0, 'sentinel_limits_triggered_total{listener="tls",limit="h2_rapid_reset"}') + 1);
+    expect(metric(m1, 'sentinel_http2_client_resets_total{listener="tls"}')).toBeGreaterThan(50);
+    expect(proxy.stderr()).toMatch(/"audit":true[^\n]*rapid reset/);
+    // A new session is served.
+    const fresh = session(tlsUrl());
+    expect((await h2Request(fresh, { ':path': '/after' })).status).toBe(200);
+    fresh.close();
+    for (const h of held.splice(0)) h();
+  });
+
+  it('a stream Sentinel resets itself (upstream failed mid-body) is not counted as a client reset', async () => {
+    const before = metric(await metrics(), 'sentinel_http2_client_resets_total{listener="h2c"}');
+    const s = session(h2cUrl());
+    for (let i = 0; i < 3; i++) await expect(h2Request(s, { ':path': '/broken' })).rejects.toThrow();
+    s.close();
+    const m = await metrics();
+    expect(metric(m, 'sentinel_http2_client_resets_total{listener="h2c"}')).toBe(before);
+    expect(metric(m, 'sentinel_errors_total{code="UPSTREAM_RESET"}') + metric(m, 'sentinel_errors_total{code="UPSTREAM_PROTOCOL_ERROR"}')).toBeGreaterThanOrEqual(3);
+  });
+});
