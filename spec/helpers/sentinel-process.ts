@@ -32,6 +32,8 @@ export interface StartOptions {
   readonly nodeArgs?: readonly string[];
   /** Start with no -c at all (embedded default, or SENTINEL_CONFIG from env). */
   readonly noConfig?: boolean;
+  /** Raise the child's open-file limit to this (`ulimit -n` in a shell before exec; up to the hard limit). */
+  readonly nofile?: number;
 }
 
 export async function startSentinel(configKdl: string, options: StartOptions = {}): Promise<SentinelProcess> {
@@ -41,10 +43,10 @@ export async function startSentinel(configKdl: string, options: StartOptions = {
   const configArgs = options.noConfig === true ? [] : ['-c', file];
   const env = { ...process.env, ...options.env };
   if (options.noConfig === true && options.env?.SENTINEL_CONFIG === undefined) delete env.SENTINEL_CONFIG;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, 'run', ...configArgs, ...(options.args ?? [])], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  });
+  const argv = [...(options.nodeArgs ?? []), BIN, 'run', ...configArgs, ...(options.args ?? [])];
+  const child = options.nofile === undefined
+    ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env })
+    : spawn('/bin/sh', ['-c', `ulimit -n ${options.nofile} && exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { out += d; });

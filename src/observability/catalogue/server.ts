@@ -9,7 +9,7 @@ import type { MetricSpec } from './spec.ts';
 export const LIMITS = {
   max_connections: '`system max-connections`: a connection closed at accept (also in `sentinel_connections_rejected_total`).',
   listener_max_connections: 'Listener `max-connections`: a connection closed at accept.',
-  header_bytes: 'A request head larger than the listener\'s `max-header-bytes` (431; on HTTP/2 the stream is reset).',
+  header_bytes: 'A request head larger than the listener\'s `max-header-bytes` (431). Also HTTP/1.1 heads with more than twice `max-header-count` fields, which the parser refuses with the same error.',
   header_count: 'More header fields than the listener\'s `max-header-count` (431).',
   client_timeout: 'The client did not send its head (`headers-timeout-secs`) or its whole request (`request-timeout-secs`) in time (408).',
   h2_concurrent_streams: 'HTTP/2: a session reached `max-concurrent-streams` open streams (further streams wait at the client, or are refused if it does not wait).',
