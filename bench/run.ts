@@ -8,7 +8,7 @@ import { installCleanupHandlers } from './lib/procs.ts';
 import { runBench } from './lib/runner.ts';
 import type { BenchResult } from './lib/runner.ts';
 import { renderBarChart, resultsPanels } from './lib/svg.ts';
-import { renderLbTable, renderPacedTable, renderThroughputTable, renderVersusTable } from './lib/table.ts';
+import { renderIdleTable, renderLbTable, renderPacedTable, renderProtocolTable, renderThroughputTable, renderVersusTable } from './lib/table.ts';
 
 /** `2026-11-23T14-05-09Z`: an ISO time usable as a file name. */
 export function fileTimestamp(d: Date): string {
@@ -49,7 +49,22 @@ async function main(): Promise<number> {
       `connections ${args.connections.join(',')}; bodies ${args.bodies.join(',')}${args.paced ? `; paced: ${args.pacedScenarios.join(',')}` : ''}` +
       `${args.lbAlgorithms.length > 0 ? `; load balancing (${args.lbDurationS} s runs): ${args.lbAlgorithms.join(',')}` : ''}`,
   );
-  const result = await runBench({ ...args, log });
+  const { protocols, idleConnections, ...rest } = args;
+  const result = await runBench({
+    ...rest,
+    log,
+    ...(protocols ? {
+      protocols: {
+        passes: args.passes,
+        durationS: args.durationS,
+        warmupS: Math.min(args.warmupS, 2),
+        h1Connections: 50,
+        h2Connections: 8,
+        h2Streams: 16,
+        idleConnections,
+      },
+    } : {}),
+  });
   const { json, svg } = writeResults(result, args.jsonPath);
   const out: string[] = ['', `Saturated (${result.meta.loadTool === 'wrk' ? 'wrk -t1 -cN' : 'Node closed-loop generator, N connections'}, best of ${args.passes} pass(es); ÷ = req/s ratio in this run)`, renderThroughputTable(result.cells)];
   if (result.paced.length > 0) out.push('', 'Equal load (paced ~5k req/s, 100 connections; medians of passes; added = minus direct)', renderPacedTable(result.paced));
@@ -63,11 +78,18 @@ async function main(): Promise<number> {
     const cost = renderVersusTable(result.cells, result.paced, name, 'sentinel');
     if (cost !== null) out.push('', `Observability cost: ${name} against sentinel with access log, metrics and tracing off, same run`, cost);
   }
+  const p = result.protocols;
+  if (p !== undefined) {
+    if (p.cells.length > 0) out.push('', `HTTPS and HTTP/2 (h2load; HTTP/1.1: 50 connections; HTTP/2: 8 connections × 16 streams; same certificate; best of ${args.passes} pass(es))`, renderProtocolTable(p.cells));
+    if (p.idle.length > 0) out.push('', 'Idle keep-alive connections (each after one request): proxy RSS', renderIdleTable(p.idle));
+    if (p.skipped !== null) out.push(`protocols: ${p.skipped}`);
+    for (const e of p.errors) out.push(`FAILED protocols: ${e}`);
+  }
   for (const s of result.skipped) out.push(`skipped ${s.scenario}: ${s.reason}`);
   for (const e of result.errors) out.push(`FAILED ${e.scenario} (pass ${e.pass}): ${e.message}`);
   out.push('', `${result.meta.pinning}; load ${result.meta.loadTool}; backend ${result.meta.backend}; node ${result.meta.node}`, `results: ${json}`, `chart:   ${svg}`, '');
   process.stdout.write(out.join('\n'));
-  return result.errors.length > 0 ? 1 : 0;
+  return result.errors.length > 0 || (result.protocols?.errors.length ?? 0) > 0 ? 1 : 0;
 }
 
 if (import.meta.main) process.exitCode = await main();

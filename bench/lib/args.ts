@@ -35,6 +35,10 @@ export interface BenchArgs {
   readonly jsonPath: string | null;
   readonly loadTool: 'auto' | 'wrk' | 'node';
   readonly backend: 'auto' | 'node';
+  /** Run the HTTPS / HTTP/2 and idle-connection measurements (bench/lib/protocols.ts). */
+  readonly protocols: boolean;
+  /** Idle keep-alive connections for the RSS measurement. */
+  readonly idleConnections: number;
   readonly help: boolean;
 }
 
@@ -54,6 +58,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --load wrk|node       force the load generator (default: wrk when installed)
   --backend auto|node   force the Node origin instead of nginx as the backend (default: nginx when installed)
   --json PATH           also write the results JSON to PATH
+  --no-protocols        skip the HTTPS (TLS 1.3) / HTTP/2 and idle-connection runs (Sentinel vs nginx, h2load)
+  --idle-conns N        idle keep-alive connections for the RSS measurement (default 10000; 0 skips it)
   --help`;
 
 function positiveInt(flag: string, v: string | undefined): number {
@@ -82,6 +88,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let jsonPath: string | null = null;
   let loadTool: BenchArgs['loadTool'] = 'auto';
   let backend: BenchArgs['backend'] = 'auto';
+  let protocols = true;
+  let idleConnections = 10_000;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -148,6 +156,16 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         backend = v;
         break;
       }
+      case '--no-protocols':
+        protocols = false;
+        break;
+      case '--idle-conns': {
+        const v = value();
+        const n = Number(v);
+        if (v === undefined || !Number.isInteger(n) || n < 0) throw new Error(`--idle-conns needs a non-negative integer, got ${v ?? 'nothing'}`);
+        idleConnections = n;
+        break;
+      }
       case '--json': {
         const v = value();
         if (v === undefined || v === '') throw new Error('--json needs a path');
@@ -179,6 +197,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     jsonPath,
     loadTool,
     backend,
+    protocols,
+    idleConnections,
     help,
   };
 }

@@ -20,6 +20,8 @@ import type { BodyKind, RunRecord, ScenarioError } from './types.ts';
 import { totalErrors } from './wrk-parse.ts';
 import { findScenario } from '../scenarios/index.ts';
 import { sentinelPoolScenario } from '../scenarios/sentinel.ts';
+import { runProtocols } from './protocols.ts';
+import type { ProtocolOptions, ProtocolResults } from './protocols.ts';
 import type { RunningScenario, Scenario } from '../scenarios/types.ts';
 
 export interface RunnerOptions {
@@ -43,6 +45,8 @@ export interface RunnerOptions {
   readonly quietWaitMs: number;
   readonly loadTool: 'auto' | LoadTool;
   readonly backend?: 'auto' | 'node';
+  /** HTTPS / HTTP/2 and idle-connection measurements (protocols.ts); absent = skipped. */
+  readonly protocols?: Omit<ProtocolOptions, 'log'>;
   readonly log: (line: string) => void;
 }
 
@@ -70,6 +74,8 @@ export interface BenchResult {
   readonly lbRuns: readonly RunRecord[];
   readonly errors: readonly ScenarioError[];
   readonly skipped: readonly { readonly scenario: string; readonly reason: string }[];
+  /** Present when the protocol benchmarks ran. */
+  readonly protocols?: ProtocolResults;
 }
 
 /** GETs `url` once with a fresh connection; throws unless it answers 200 with exactly `bytes` body bytes. */
@@ -157,6 +163,7 @@ export async function runBench(opts: RunnerOptions): Promise<BenchResult> {
       log(`skip ${name}: ${reason}`);
     } else active.push(s);
   }
+  let protocols: ProtocolResults | undefined;
   const failed = new Set<string>();
   log(`pinning: ${pinning.note}; load generator: ${tool}`);
   const backend: Backend = await startBackend(pinning, opts.backend ?? 'auto');
@@ -285,6 +292,9 @@ export async function runBench(opts: RunnerOptions): Promise<BenchResult> {
         });
       }
     }
+    if (opts.protocols !== undefined) {
+      protocols = await runProtocols({ host: backend.host, port: backend.port }, pinning, { ...opts.protocols, log });
+    }
   } finally {
     await backend.stop();
   }
@@ -320,5 +330,6 @@ export async function runBench(opts: RunnerOptions): Promise<BenchResult> {
     lbRuns,
     errors,
     skipped,
+    ...(protocols !== undefined ? { protocols } : {}),
   };
 }

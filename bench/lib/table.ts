@@ -1,5 +1,6 @@
 // Plain-text table rendering of benchmark summaries. Pure.
 import type { CellSummary, LbSummary, PacedSummary } from './stats.ts';
+import type { IdleResult, ProtocolCell } from './protocols.ts';
 import { BODY_LABELS } from './types.ts';
 
 export type Align = 'left' | 'right';
@@ -177,4 +178,51 @@ export function renderVersusTable(cells: readonly CellSummary[], paced: readonly
     rows.push(['paced', fmtInt(ps.rps), fmtInt(pb.rps), fmtRatio(pb.rps > 0 ? ps.rps / pb.rps : null), fmtMs(ps.p99Ms), fmtMs(pb.p99Ms), fmtFixed(ps.cpuUsPerReq, 1), fmtFixed(pb.cpuUsPerReq, 1)]);
   }
   return rows.length === 0 ? null : renderTable(VERSUS_COLUMNS, rows);
+}
+
+const PROTOCOL_COLUMNS: readonly Column[] = [
+  { header: 'protocol', align: 'left' },
+  { header: 'proxy', align: 'left' },
+  { header: 'negotiated', align: 'left' },
+  { header: 'req/s', align: 'right' },
+  { header: 'mean ms', align: 'right' },
+  { header: 'CPU µs/req', align: 'right' },
+  { header: 'RSS MB', align: 'right' },
+  { header: '÷ nginx', align: 'right' },
+  { header: 'failed', align: 'right' },
+  { header: 'passes req/s', align: 'left' },
+];
+
+export function renderProtocolTable(cells: readonly ProtocolCell[]): string {
+  return renderTable(
+    PROTOCOL_COLUMNS,
+    cells.map((c) => [
+      c.protocol === 'h2' ? 'HTTP/2 (TLS, ALPN h2)' : 'HTTP/1.1 over TLS 1.3, keep-alive',
+      c.proxy,
+      `${c.tlsProtocol ?? '?'} ${c.alpn ?? '?'}`,
+      fmtInt(c.rps),
+      fmtMs(c.meanMs),
+      fmtFixed(c.cpuUsPerReq, 1),
+      fmtFixed(c.rssMb, 0),
+      fmtRatio(c.vsNginx),
+      c.failed > 0 ? `${c.failed} !` : '0',
+      c.allRps.length > 1 ? c.allRps.map((r) => fmtInt(r)).join(' / ') : '',
+    ]),
+  );
+}
+
+const IDLE_COLUMNS: readonly Column[] = [
+  { header: 'proxy', align: 'left' },
+  { header: 'idle conns', align: 'right' },
+  { header: 'RSS at rest MB', align: 'right' },
+  { header: 'RSS with them MB', align: 'right' },
+  { header: 'KiB / conn', align: 'right' },
+  { header: 'new request served', align: 'left' },
+];
+
+export function renderIdleTable(rows: readonly IdleResult[]): string {
+  return renderTable(
+    IDLE_COLUMNS,
+    rows.map((r) => [r.proxy, `${fmtInt(r.opened)} / ${fmtInt(r.connections)}`, fmtFixed(r.restRssMb, 0), fmtFixed(r.idleRssMb, 0), fmtFixed(r.kibPerConnection, 1), r.servedMeanwhile ? 'yes' : 'NO']),
+  );
 }

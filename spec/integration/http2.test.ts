@@ -54,6 +54,7 @@ listeners {
         tls { cert-file "${pki.server.cert}"; key-file "${pki.server.key}" }
     }
     listener "h2c" { address "127.0.0.1:0"; protocol "h2c" }
+    listener "h2c-small" { address "127.0.0.1:0"; protocol "h2c"; max-concurrent-streams 2; keepalive-timeout-secs 0.5 }
 }
 routes {
     route "hold" { matches { path-prefix "/hold" }; upstream "hold" }
@@ -66,7 +67,7 @@ upstreams {
     upstream "broken" { target "${broken.address}" }
 }
 observability { metrics { address "127.0.0.1:0" }; logging { access-log { enabled #false } } }
-`, { listeners: ['tls', 'h2c'], metrics: true });
+`, { listeners: ['tls', 'h2c', 'h2c-small'], metrics: true });
 }, 60_000);
 
 afterAll(async () => {
@@ -196,6 +197,17 @@ describe('HTTP/2 downstream', () => {
     expect(maxInFlight).toBeLessThanOrEqual(4);
     expect(outcomes.every((o) => o === 'status 200' || o === 'refused')).toBe(true);
     expect(outcomes.filter((o) => o === 'status 200').length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('finished streams free their slot: sequential requests never reach the limit, and an idle session is closed after keepalive-timeout-secs', async () => {
+    const series = 'sentinel_limits_triggered_total{listener="h2c-small",limit="h2_concurrent_streams"}';
+    const before = metric(await metrics(), series);
+    const s = session(`http://127.0.0.1:${proxy.ports.get('h2c-small') as number}`);
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    for (let i = 0; i < 6; i++) expect((await h2Request(s, { ':path': `/seq/${i}` })).status).toBe(200);
+    expect(metric(await metrics(), series)).toBe(before);
+    // No stream is open any more: the server closes the session once it has idled.
+    await closed;
   });
 
   it('header lists over max-header-count or max-header-bytes get 431 and are counted', async () => {

@@ -46,6 +46,7 @@ export function readListener(ctx: Ctx, node: LNode, parentPath: string): Listene
   let maxUriBytes = DEFAULT_MAX_URI_BYTES;
   let defaultRoute: string | null = null;
   let sawAddress = false;
+  let headersTimeoutNode: LNode | undefined;
   walkBlock(ctx, node, path, {
     label,
     keys: {
@@ -87,6 +88,7 @@ export function readListener(ctx: Ctx, node: LNode, parentPath: string): Listene
         maxStreamResetsPer10s = readInt(ctx, n, p, 1, 1_000_000) ?? maxStreamResetsPer10s;
       },
       'headers-timeout-secs': (n, p) => {
+        headersTimeoutNode = n;
         headersTimeoutMs = readSecsAsMs(ctx, n, p) ?? headersTimeoutMs;
       },
       'request-timeout-secs': (n, p) => {
@@ -113,6 +115,11 @@ export function readListener(ctx: Ctx, node: LNode, parentPath: string): Listene
   });
   if (!sawAddress) {
     error(ctx, node, node.pos, 'missing-key', `${label} has no "address"`, path, 'e.g. address "127.0.0.1:8080"');
+  }
+  if (headersTimeoutMs > requestTimeoutMs) {
+    const n = headersTimeoutNode ?? node;
+    error(ctx, n, n.args[0]?.pos ?? n.pos, 'conflict', `headers-timeout-secs (${headersTimeoutMs / 1000}) is longer than request-timeout-secs (${requestTimeoutMs / 1000})`, `${path}/headers-timeout-secs`,
+      'the head is part of the request: raise request-timeout-secs, or lower headers-timeout-secs');
   }
   if (protocol === 'https' && tlsNode === undefined) {
     const n = protocolNode ?? node;
