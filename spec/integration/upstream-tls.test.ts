@@ -62,6 +62,8 @@ routes {
     route "h1-only" { matches { path-prefix "/h1-only" }; upstream "h1-only" }
     route "h2-alpn" { matches { path-prefix "/h2-alpn" }; upstream "h2-alpn" }
     route "h2c" { matches { path-prefix "/h2c" }; upstream "h2c" }
+    route "checked" { matches { path-prefix "/checked" }; upstream "checked" }
+    route "checked-bad-ca" { matches { path-prefix "/unverified" }; upstream "checked-bad-ca" }
 }
 upstreams {
     upstream "default-verify" { target "127.0.0.1:${ports.tls}"; tls { } }
@@ -74,9 +76,17 @@ upstreams {
     upstream "h1-only" { target "127.0.0.1:${ports.h2tls}"; tls { ca-file "${ca}" } }
     upstream "h2-alpn" { target "127.0.0.1:${ports.h2tls}"; tls { ca-file "${ca}" }; http-version { max-version 2 } }
     upstream "h2c" { target "127.0.0.1:${ports.h2c}"; http-version { min-version 2; max-version 2 } }
+    upstream "checked" {
+        target "127.0.0.1:${ports.tls}"; tls { ca-file "${ca}" }
+        health-check { type "http" { path "/health" }; interval-secs 0.2; timeout-secs 0.2; initial-state "unknown" }
+    }
+    upstream "checked-bad-ca" {
+        target "127.0.0.1:${ports.tls}"; tls { }
+        health-check { type "http" { path "/health" }; interval-secs 0.2; timeout-secs 0.2; initial-state "unknown" }
+    }
 }
-observability { metrics { enabled #false }; logging { access-log { enabled #false } } }
-`, { listeners: ['main'] });
+observability { metrics { address "127.0.0.1:0" }; logging { access-log { enabled #false } } }
+`, { listeners: ['main'], metrics: true });
 }, 60_000);
 
 afterAll(async () => {
@@ -139,6 +149,20 @@ describe('upstream TLS', () => {
     const r = await get('/mtls-with');
     expect(r.status).toBe(200);
     expect(r.seen?.clientCert).toBe('CN=client-1\nO=Sentinel Tests');
+  });
+
+  it('active health checks of a TLS upstream go over TLS and verify the target like its requests', async () => {
+    const series = (u: string, result: string) => `sentinel_upstream_health_checks_total{upstream="${u}",target="127.0.0.1:${ports.tls}",result="${result}"}`;
+    const value = (text: string, s: string) => Number(text.split('\n').find((l) => l.startsWith(s + ' '))?.slice(s.length + 1) ?? 0);
+    let m = '';
+    while (value(m, series('checked', 'ok')) < 2 || value(m, series('checked-bad-ca', 'fail')) < 2) {
+      await new Promise((r) => setTimeout(r, 100));
+      m = await (await fetch(`http://127.0.0.1:${proxy.metricsPort as number}/metrics`)).text();
+    }
+    expect(value(m, series('checked', 'fail'))).toBe(0);
+    expect(value(m, series('checked-bad-ca', 'ok'))).toBe(0);
+    expect((await get('/checked/x')).status).toBe(200);
+    expect((await get('/unverified/x')).status).toBe(503);
   });
 
   it('HTTP/1.1 by default even when the target offers h2; HTTP/2 with max-version 2 (ALPN) and for h2c (prior knowledge)', async () => {

@@ -15,7 +15,7 @@ import { resolveOutlierOptions } from './health/outlier.ts';
 import { HealthProber } from './health/prober.ts';
 import { TargetHealth } from './health/target-health.ts';
 import type { TargetHealthOptions } from './health/target-health.ts';
-import { createPool, poolKey } from './transport.ts';
+import { createPool, poolKey, tlsConnectOptions, upstreamServername } from './transport.ts';
 import type { TargetRuntime } from './upstream.ts';
 
 export type Acquire = <T extends Resource>(key: string, create: () => T) => T;
@@ -88,9 +88,11 @@ export function acquireTarget(acquire: Acquire, s: TargetSettings, host: string,
     const prk = `probe|${hk}|${s.probeIdentity}`;
     acquire(prk, () => {
       const observer = s.metrics.target(u.id, authority);
+      // A TLS upstream is checked over TLS, verified like its requests (transport.ts).
+      const tls = u.tls === undefined ? undefined : { ...tlsConnectOptions(u.tls), servername: upstreamServername(u.tls, host) };
       return new HealthProber({
         type: hc.type, host, port, path: hc.path, hostHeader: hc.host ?? authority, expectedStatus: hc.expectedStatus,
-        intervalMs: hc.intervalMs, timeoutMs: hc.timeoutMs,
+        intervalMs: hc.intervalMs, timeoutMs: hc.timeoutMs, ...(tls !== undefined ? { tls } : {}),
       }, (r) => {
         observer.checked(r.ok);
         health.checked(r.ok);

@@ -5,6 +5,7 @@
 // one started; the first one after a random fraction of the interval (at most 1 s), so that many
 // targets do not probe in lock-step and a fresh `unknown` target is judged quickly.
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { ClientRequest } from 'node:http';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
@@ -19,6 +20,8 @@ export interface ProbeSpec {
   readonly expectedStatus: { readonly min: number; readonly max: number };
   readonly intervalMs: number;
   readonly timeoutMs: number;
+  /** A TLS upstream: `http` checks go over TLS with these `tls.connect` options (the pool's). */
+  readonly tls?: Readonly<Record<string, unknown>>;
 }
 
 export interface ProbeResult {
@@ -51,7 +54,8 @@ export function probeOnce(spec: ProbeSpec, track?: (r: Running | null) => void):
       socket.once('connect', () => finish(true, 'ok'));
       socket.once('error', (err: NodeJS.ErrnoException) => finish(false, err.code ?? err.message));
     } else {
-      const req = request({
+      const req = (spec.tls !== undefined ? httpsRequest : request)({
+        ...spec.tls,
         host: spec.host,
         port: spec.port,
         path: spec.path,
