@@ -23,11 +23,15 @@ export function call(port: number, path: string, options: { method?: string; hea
   });
 }
 
-/** The value of `series` (name plus its exact label set, e.g. `x_total{a="b"}`), 0 when absent. */
-export async function metric(metricsPort: number, series: string): Promise<number> {
-  const r = await call(metricsPort, '/metrics');
-  const line = r.body.split('\n').find((l) => l.startsWith(`${series} `));
+/** The value of `series` (name plus its exact label set, e.g. `x_total{a="b"}`) in a scraped exposition, 0 when absent. */
+export function seriesValue(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+/** The value of `series` on the metrics listener at `metricsPort`, 0 when absent. */
+export async function metric(metricsPort: number, series: string): Promise<number> {
+  return seriesValue((await call(metricsPort, '/metrics')).body, series);
 }
 
 /** Polls `check` every 50 ms until it returns true, or fails after `timeoutMs` (generous: the machine is shared). */

@@ -7,6 +7,7 @@ import { connect as h2Connect, constants } from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { request as httpRequest } from 'node:http';
 import { startSentinel } from '../helpers/sentinel-process.ts';
+import { seriesValue } from '../helpers/http.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 import type { Upstream } from '../helpers/upstream.ts';
@@ -106,10 +107,6 @@ async function metrics(): Promise<string> {
   return (await fetch(`http://127.0.0.1:${proxy.metricsPort}/metrics`)).text();
 }
 
-function metric(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
 
 /** Releases held upstream requests until every promise in `all` has settled. */
 async function releaseUntilSettled<T>(all: Array<Promise<T>>): Promise<T[]> {
@@ -128,7 +125,7 @@ async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
 
 describe('HTTP/2 downstream', () => {
   it('h2 over TLS runs the same pipeline: routing, a fresh upstream head (Host from :authority, one Cookie), bodies both ways, metrics', async () => {
-    const before = metric(await metrics(), 'sentinel_requests_total{route="echo",method="POST",status="200"}');
+    const before = seriesValue(await metrics(), 'sentinel_requests_total{route="echo",method="POST",status="200"}');
     const s = session(tlsUrl());
     const r = await h2Request(s, { ':method': 'POST', ':path': '/api/items?x=1', 'content-type': 'text/plain', cookie: ['c1=1', 'c2=2'], 'x-custom': 'yes' }, 'payload over h2');
     s.close();
@@ -146,7 +143,7 @@ describe('HTTP/2 downstream', () => {
     expect(r.headers.via).toBe('1.1 sentinel');
     expect(r.headers['x-request-id']).toBeTruthy();
     expect(r.headers.connection).toBeUndefined();
-    expect(metric(await metrics(), 'sentinel_requests_total{route="echo",method="POST",status="200"}')).toBe(before + 1);
+    expect(seriesValue(await metrics(), 'sentinel_requests_total{route="echo",method="POST",status="200"}')).toBe(before + 1);
   });
 
   it('h2c with prior knowledge works; an HTTP/1.1 request on the h2c port is not served', async () => {
@@ -164,7 +161,7 @@ describe('HTTP/2 downstream', () => {
   });
 
   it('max-concurrent-streams: one session never has more than the limit in flight; a client that waits gets every stream served', async () => {
-    const before = metric(await metrics(), 'sentinel_limits_triggered_total{listener="tls",limit="h2_concurrent_streams"}');
+    const before = seriesValue(await metrics(), 'sentinel_limits_triggered_total{listener="tls",limit="h2_concurrent_streams"}');
     maxInFlight = 0;
     const s = session(tlsUrl());
     // A well-behaved client: it learns the limit from SETTINGS and queues the rest.
@@ -179,7 +176,7 @@ describe('HTTP/2 downstream', () => {
     s.close();
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(maxInFlight).toBe(4);
-    expect(metric(await metrics(), 'sentinel_limits_triggered_total{listener="tls",limit="h2_concurrent_streams"}')).toBeGreaterThan(before);
+    expect(seriesValue(await metrics(), 'sentinel_limits_triggered_total{listener="tls",limit="h2_concurrent_streams"}')).toBeGreaterThan(before);
   });
 
   it('max-concurrent-streams: streams a client opens past the limit without waiting are refused (REFUSED_STREAM, safe to retry)', async () => {
@@ -201,11 +198,11 @@ describe('HTTP/2 downstream', () => {
 
   it('finished streams free their slot: sequential requests never reach the limit, and an idle session is closed after keepalive-timeout-secs', async () => {
     const series = 'sentinel_limits_triggered_total{listener="h2c-small",limit="h2_concurrent_streams"}';
-    const before = metric(await metrics(), series);
+    const before = seriesValue(await metrics(), series);
     const s = session(`http://127.0.0.1:${proxy.ports.get('h2c-small') as number}`);
     const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
     for (let i = 0; i < 6; i++) expect((await h2Request(s, { ':path': `/seq/${i}` })).status).toBe(200);
-    expect(metric(await metrics(), series)).toBe(before);
+    expect(seriesValue(await metrics(), series)).toBe(before);
     // No stream is open any more: the server closes the session once it has idled.
     await closed;
   });
@@ -227,7 +224,7 @@ describe('HTTP/2 downstream', () => {
     const m1 = await metrics();
     for (const limit of ['header_count', 'header_bytes']) {
       const series = `sentinel_limits_triggered_total{listener="tls",limit="${limit}"}`;
-      expect(metric(m1, series)).toBe(metric(m0, series) + 1);
+      expect(seriesValue(m1, series)).toBe(seriesValue(m0, series) + 1);
     }
   });
 
@@ -248,8 +245,8 @@ describe('HTTP/2 downstream', () => {
     expect(await goaway).toBe(constants.NGHTTP2_ENHANCE_YOUR_CALM);
     await closed;
     const m1 = await metrics();
-    expect(metric(m1, 'sentinel_limits_triggered_total{listener="tls",limit="h2_rapid_reset"}')).toBe(metric(m0, 'sentinel_limits_triggered_total{listener="tls",limit="h2_rapid_reset"}') + 1);
-    expect(metric(m1, 'sentinel_http2_client_resets_total{listener="tls"}')).toBeGreaterThan(50);
+    expect(seriesValue(m1, 'sentinel_limits_triggered_total{listener="tls",limit="h2_rapid_reset"}')).toBe(seriesValue(m0, 'sentinel_limits_triggered_total{listener="tls",limit="h2_rapid_reset"}') + 1);
+    expect(seriesValue(m1, 'sentinel_http2_client_resets_total{listener="tls"}')).toBeGreaterThan(50);
     expect(proxy.stderr()).toMatch(/"audit":true[^\n]*rapid reset/);
     // A new session is served.
     const fresh = session(tlsUrl());
@@ -259,12 +256,12 @@ describe('HTTP/2 downstream', () => {
   });
 
   it('a stream Sentinel resets itself (upstream failed mid-body) is not counted as a client reset', async () => {
-    const before = metric(await metrics(), 'sentinel_http2_client_resets_total{listener="h2c"}');
+    const before = seriesValue(await metrics(), 'sentinel_http2_client_resets_total{listener="h2c"}');
     const s = session(h2cUrl());
     for (let i = 0; i < 3; i++) await expect(h2Request(s, { ':path': '/broken' })).rejects.toThrow();
     s.close();
     const m = await metrics();
-    expect(metric(m, 'sentinel_http2_client_resets_total{listener="h2c"}')).toBe(before);
-    expect(metric(m, 'sentinel_errors_total{code="UPSTREAM_RESET"}') + metric(m, 'sentinel_errors_total{code="UPSTREAM_PROTOCOL_ERROR"}')).toBeGreaterThanOrEqual(3);
+    expect(seriesValue(m, 'sentinel_http2_client_resets_total{listener="h2c"}')).toBe(before);
+    expect(seriesValue(m, 'sentinel_errors_total{code="UPSTREAM_RESET"}') + seriesValue(m, 'sentinel_errors_total{code="UPSTREAM_PROTOCOL_ERROR"}')).toBeGreaterThanOrEqual(3);
   });
 });

@@ -3,11 +3,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { startSentinel } from '../helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
 import { rawExchange } from '../../conformance/http/raw.ts';
+import { closedByPeer, openSocket } from '../helpers/sockets.ts';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => { for (const c of cleanups.splice(0)) await c(); });
@@ -27,23 +27,7 @@ async function start(kdl: string, metrics = false): Promise<SentinelProcess> {
   return p;
 }
 
-/** Opens a TCP connection and resolves once it is established (the server accepted it). */
-function open(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
-    s.on('error', reject);
-    cleanups.push(() => { s.destroy(); });
-  });
-}
-
-function closedByPeer(s: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    if (s.destroyed) { resolve(); return; }
-    s.once('close', () => resolve());
-    s.on('error', () => undefined);
-    s.resume();
-  });
-}
+const open = (port: number): Promise<Socket> => openSocket(port, cleanups);
 
 describe('listener limits', () => {
   it('system max-connections: at the cap the oldest idle connection is closed to admit a new one (counted)', async () => {

@@ -8,13 +8,14 @@
 // are started through `ulimit -n 12000` (so the hard limit must allow 12,000; CI's is 20,000).
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startSentinel } from '../helpers/sentinel-process.ts';
+import { seriesValue } from '../helpers/http.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 import { rawExchange } from '../../conformance/http/raw.ts';
+import { closedByPeer, openSocket } from '../helpers/sockets.ts';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
@@ -29,29 +30,10 @@ async function metrics(p: SentinelProcess): Promise<string> {
   return (await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`)).text();
 }
 
-function metric(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
 
 const limit = (l: string) => `sentinel_limits_triggered_total{listener="main",limit="${l}"}`;
 
-function open(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
-    s.on('error', reject);
-    cleanups.push(() => { s.destroy(); });
-  });
-}
-
-function closedByPeer(s: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    if (s.destroyed) { resolve(); return; }
-    s.once('close', () => resolve());
-    s.on('error', () => undefined);
-    s.resume();
-  });
-}
+const open = (port: number): Promise<Socket> => openSocket(port, cleanups);
 
 const base = (listener: string, routes: string, upstreams = '', system = '') => `
 system { ${system} }
@@ -82,9 +64,9 @@ describe('listener limits', () => {
     const c = await open(port);
     await closedByPeer(c);
     const m = await metrics(p);
-    expect(metric(m, limit('listener_max_connections'))).toBe(1);
-    expect(metric(m, 'sentinel_connections_rejected_total{listener="main"}')).toBe(1);
-    expect(metric(m, limit('connection_evicted'))).toBe(0);
+    expect(seriesValue(m, limit('listener_max_connections'))).toBe(1);
+    expect(seriesValue(m, 'sentinel_connections_rejected_total{listener="main"}')).toBe(1);
+    expect(seriesValue(m, limit('connection_evicted'))).toBe(0);
     // The busy connections were untouched; once one finishes, a new client gets in.
     for (const h of held.splice(0)) h();
     b.destroy();
@@ -118,8 +100,8 @@ describe('listener limits', () => {
     const fine = Array.from({ length: 8 }, (_, i) => `X-H${i}: v\r\n`).join('');
     expect((await rawExchange(port, `GET / HTTP/1.1\r\nHost: x\r\n${fine}Connection: close\r\n\r\n`)).statuses).toEqual([200]);
     const m = await metrics(p);
-    expect(metric(m, limit('header_count'))).toBe(1);
-    expect(metric(m, limit('header_bytes'))).toBe(2);
+    expect(seriesValue(m, limit('header_count'))).toBe(1);
+    expect(seriesValue(m, limit('header_bytes'))).toBe(2);
     expect(p.stderr()).toMatch(/"audit":true[^\n]*max-header-count exceeded/);
   });
 
@@ -135,7 +117,7 @@ describe('listener limits', () => {
     s.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-part');
     await closedByPeer(s);
     expect(got).toMatch(/HTTP\/1\.1 408 /);
-    expect(metric(await metrics(p), limit('client_timeout'))).toBeGreaterThanOrEqual(1);
+    expect(seriesValue(await metrics(p), limit('client_timeout'))).toBeGreaterThanOrEqual(1);
     // Keep-alive: served, then closed by the server once idle.
     const k = await open(port);
     let first = '';
@@ -165,8 +147,8 @@ describe('slowloris', () => {
     }
     expect(out).toMatch(new RegExp(`ready ${conns} failed 0`));
     // The proxy holds every one of them.
-    while (metric(await metrics(p), 'sentinel_active_connections{listener="main"}') < conns) await new Promise((r) => setTimeout(r, 100));
-    expect(metric(await metrics(p), 'sentinel_active_connections{listener="main"}')).toBe(conns);
+    while (seriesValue(await metrics(p), 'sentinel_active_connections{listener="main"}') < conns) await new Promise((r) => setTimeout(r, 100));
+    expect(seriesValue(await metrics(p), 'sentinel_active_connections{listener="main"}')).toBe(conns);
 
     // A normal client: several connections, each served. At the cap, a new connection evicts the
     // oldest slow one.
@@ -177,8 +159,8 @@ describe('slowloris', () => {
     const m = await metrics(p);
     // The first normal connection evicted a slow one; it closed after its answer, so the next ones
     // found a free slot (or evicted again).
-    expect(metric(m, limit('connection_evicted'))).toBeGreaterThanOrEqual(1);
-    expect(metric(m, 'sentinel_connections_rejected_total{listener="main"}')).toBe(0);
-    expect(metric(m, 'sentinel_active_connections{listener="main"}')).toBeLessThanOrEqual(conns);
+    expect(seriesValue(m, limit('connection_evicted'))).toBeGreaterThanOrEqual(1);
+    expect(seriesValue(m, 'sentinel_connections_rejected_total{listener="main"}')).toBe(0);
+    expect(seriesValue(m, 'sentinel_active_connections{listener="main"}')).toBeLessThanOrEqual(conns);
   }, 180_000);
 });

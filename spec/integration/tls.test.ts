@@ -11,6 +11,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { connect as h2Connect } from 'node:http2';
 import { startSentinel } from '../helpers/sentinel-process.ts';
+import { seriesValue } from '../helpers/http.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 import type { Upstream } from '../helpers/upstream.ts';
@@ -40,10 +41,6 @@ async function metricsText(p: SentinelProcess): Promise<string> {
   return (await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`)).text();
 }
 
-function metric(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
 
 /** Handshakes only: resolves with the socket once secure, or rejects with the TLS error. */
 function handshake(port: number, o: ConnectionOptions = {}): Promise<TLSSocket> {
@@ -136,14 +133,14 @@ observability { metrics { address "127.0.0.1:0" }; logging { access-log { enable
   });
 
   it('min-version "1.3" refuses a TLS 1.2 client and counts the failed handshake', async () => {
-    const before = metric(await metricsText(p), 'sentinel_tls_handshake_errors_total{listener="tls13",reason="protocol_version"}');
+    const before = seriesValue(await metricsText(p), 'sentinel_tls_handshake_errors_total{listener="tls13",reason="protocol_version"}');
     await expect(handshake(port('tls13'), { servername: 'localhost', maxVersion: 'TLSv1.2' })).rejects.toThrow();
     const ok = await handshake(port('tls13'), { servername: 'localhost' });
     expect(ok.getProtocol()).toBe('TLSv1.3');
     ok.destroy();
     // The default minimum is TLS 1.2: a TLS 1.1 client is refused everywhere.
     await expect(handshake(port('tls'), { servername: 'localhost', minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' })).rejects.toThrow();
-    expect(metric(await metricsText(p), 'sentinel_tls_handshake_errors_total{listener="tls13",reason="protocol_version"}')).toBe(before + 1);
+    expect(seriesValue(await metricsText(p), 'sentinel_tls_handshake_errors_total{listener="tls13",reason="protocol_version"}')).toBe(before + 1);
   });
 
   it('cipher-suites restricts the TLS 1.2 suites; max-version "1.2" refuses TLS 1.3', async () => {
@@ -154,7 +151,7 @@ observability { metrics { address "127.0.0.1:0" }; logging { access-log { enable
     await expect(handshake(port('legacy'), { servername: 'localhost', ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' })).rejects.toThrow();
     await expect(handshake(port('legacy'), { servername: 'localhost', minVersion: 'TLSv1.3' })).rejects.toThrow();
     const m = await metricsText(p);
-    expect(metric(m, 'sentinel_tls_handshake_errors_total{listener="legacy",reason="no_shared_cipher"}')).toBe(1);
+    expect(seriesValue(m, 'sentinel_tls_handshake_errors_total{listener="legacy",reason="no_shared_cipher"}')).toBe(1);
   });
 
   it('client-auth "require": no certificate or an untrusted one is refused; a valid one reaches the upstream as identity headers', async () => {
@@ -166,8 +163,8 @@ observability { metrics { address "127.0.0.1:0" }; logging { access-log { enable
     expect(r.seen.headers['x-client-cert-san']).toBe('URI:spiffe://sentinel.test/client-1');
     expect(r.seen.headers['x-client-cert-fingerprint']).toBe(pki.fingerprint(pki.client.cert));
     const m = await metricsText(p);
-    expect(metric(m, 'sentinel_tls_handshakes_total{listener="mtls",version="TLSv1.3",client_cert="verified"}')).toBe(1);
-    expect(metric(m, 'sentinel_tls_handshake_errors_total{listener="mtls",reason="client_certificate"}')).toBeGreaterThanOrEqual(1);
+    expect(seriesValue(m, 'sentinel_tls_handshakes_total{listener="mtls",version="TLSv1.3",client_cert="verified"}')).toBe(1);
+    expect(seriesValue(m, 'sentinel_tls_handshake_errors_total{listener="mtls",reason="client_certificate"}')).toBeGreaterThanOrEqual(1);
   });
 
   it('client-auth "optional": no certificate is served without identity, and forged identity headers are removed', async () => {
@@ -259,7 +256,7 @@ observability { metrics { address "127.0.0.1:0" }; logging { access-log { enable
     expect(still.getPeerX509Certificate()?.fingerprint256).toBe(newFp);
     still.destroy();
     const m = await metricsText(p);
-    expect(metric(m, 'sentinel_config_reloads_total{result="rejected"}')).toBe(3);
-    expect(metric(m, 'sentinel_config_reloads_total{result="applied"}')).toBe(1);
+    expect(seriesValue(m, 'sentinel_config_reloads_total{result="rejected"}')).toBe(3);
+    expect(seriesValue(m, 'sentinel_config_reloads_total{result="applied"}')).toBe(1);
   });
 });

@@ -11,6 +11,7 @@ import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { startSentinel } from '../helpers/sentinel-process.ts';
+import { seriesValue } from '../helpers/http.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
 import { generateTestPki } from '../helpers/certs.ts';
 import type { TestPki } from '../helpers/certs.ts';
@@ -153,14 +154,13 @@ describe('upstream TLS', () => {
 
   it('active health checks of a TLS upstream go over TLS and verify the target like its requests', async () => {
     const series = (u: string, result: string) => `sentinel_upstream_health_checks_total{upstream="${u}",target="127.0.0.1:${ports.tls}",result="${result}"}`;
-    const value = (text: string, s: string) => Number(text.split('\n').find((l) => l.startsWith(s + ' '))?.slice(s.length + 1) ?? 0);
     let m = '';
-    while (value(m, series('checked', 'ok')) < 2 || value(m, series('checked-bad-ca', 'fail')) < 2) {
+    while (seriesValue(m, series('checked', 'ok')) < 2 || seriesValue(m, series('checked-bad-ca', 'fail')) < 2) {
       await new Promise((r) => setTimeout(r, 100));
       m = await (await fetch(`http://127.0.0.1:${proxy.metricsPort as number}/metrics`)).text();
     }
-    expect(value(m, series('checked', 'fail'))).toBe(0);
-    expect(value(m, series('checked-bad-ca', 'ok'))).toBe(0);
+    expect(seriesValue(m, series('checked', 'fail'))).toBe(0);
+    expect(seriesValue(m, series('checked-bad-ca', 'ok'))).toBe(0);
     expect((await get('/checked/x')).status).toBe(200);
     expect((await get('/unverified/x')).status).toBe(503);
   });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { Agent, WebSocket } from 'undici';
 import { startSentinel } from '../helpers/sentinel-process.ts';
+import { seriesValue } from '../helpers/http.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
 import { startWsUpstream } from '../helpers/websocket-server.ts';
 import type { WsUpstream } from '../helpers/websocket-server.ts';
@@ -60,10 +61,6 @@ async function metrics(): Promise<string> {
   return (await fetch(`http://127.0.0.1:${proxy.metricsPort}/metrics`)).text();
 }
 
-function metric(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
 
 function open(url: string, init?: ConstructorParameters<typeof WebSocket>[1]): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -83,6 +80,19 @@ function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) => {
     if (ws.readyState === WebSocket.CLOSED) { resolve({ code: 1006, reason: '' }); return; }
     ws.addEventListener('close', (e) => resolve({ code: e.code, reason: e.reason }), { once: true });
+  });
+}
+
+const HANDSHAKE = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+
+/** A WebSocket handshake written by hand; resolves with everything the server sent until it closed. */
+function rawHandshake(path: string): Promise<string> {
+  const s = connect({ host: '127.0.0.1', port });
+  return new Promise((resolve) => {
+    let got = '';
+    s.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+    s.on('close', () => resolve(got));
+    s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n${HANDSHAKE}\r\n`);
   });
 }
 
@@ -114,18 +124,18 @@ describe('WebSocket proxying', () => {
     peer.send('from upstream');
     expect(await m3).toBe('from upstream');
     const before = await metrics();
-    expect(metric(before, 'sentinel_websocket_tunnels{route="ws"}')).toBe(1);
-    expect(metric(before, 'sentinel_websocket_upgrades_total{route="ws",result="upgraded"}')).toBeGreaterThanOrEqual(1);
-    expect(metric(before, 'sentinel_requests_total{route="ws",method="GET",status="101"}')).toBeGreaterThanOrEqual(1);
+    expect(seriesValue(before, 'sentinel_websocket_tunnels{route="ws"}')).toBe(1);
+    expect(seriesValue(before, 'sentinel_websocket_upgrades_total{route="ws",result="upgraded"}')).toBeGreaterThanOrEqual(1);
+    expect(seriesValue(before, 'sentinel_requests_total{route="ws",method="GET",status="101"}')).toBeGreaterThanOrEqual(1);
     // Client-initiated close: the code and reason reach the upstream, the echo comes back.
     const done = closed(ws);
     ws.close(4001, 'client bye');
     expect(await done).toEqual({ code: 4001, reason: 'client bye' });
     expect(peer.closeReceived).toEqual({ code: 4001, reason: 'client bye' });
-    await until(async () => metric(await metrics(), 'sentinel_websocket_tunnels{route="ws"}') === 0);
+    await until(async () => seriesValue(await metrics(), 'sentinel_websocket_tunnels{route="ws"}') === 0);
     const after = await metrics();
-    expect(metric(after, 'sentinel_websocket_bytes_total{route="ws",direction="upstream"}')).toBeGreaterThan(big.length);
-    expect(metric(after, 'sentinel_websocket_bytes_total{route="ws",direction="downstream"}')).toBeGreaterThan(big.length);
+    expect(seriesValue(after, 'sentinel_websocket_bytes_total{route="ws",direction="upstream"}')).toBeGreaterThan(big.length);
+    expect(seriesValue(after, 'sentinel_websocket_bytes_total{route="ws",direction="downstream"}')).toBeGreaterThan(big.length);
   });
 
   it('passes an upstream close (code and reason) and an upstream reset to the client', async () => {
@@ -149,7 +159,7 @@ describe('WebSocket proxying', () => {
     // A raw client: the handshake by hand, then the TCP connection is dropped without a close frame.
     const s = connect({ host: '127.0.0.1', port });
     await new Promise<void>((r) => s.once('connect', () => r()));
-    s.write('GET /ws/raw HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    s.write(`GET /ws/raw HTTP/1.1\r\nHost: x\r\n${HANDSHAKE}\r\n`);
     const head = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
     expect(head).toMatch(/^HTTP\/1\.1 101 /);
     expect(head).toMatch(/\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i);
@@ -174,7 +184,7 @@ describe('WebSocket proxying', () => {
     let stable = 0;
     while (stable < 8) {
       await new Promise((r) => setTimeout(r, 100));
-      const n = metric(await metrics(), 'sentinel_websocket_bytes_total{route="sink",direction="upstream"}');
+      const n = seriesValue(await metrics(), 'sentinel_websocket_bytes_total{route="sink",direction="upstream"}');
       stable = n === last ? stable + 1 : 0;
       last = n;
     }
@@ -191,11 +201,11 @@ describe('WebSocket proxying', () => {
   });
 
   it('an idle tunnel is closed after websocket-idle-timeout-secs and counted', async () => {
-    const before = metric(await metrics(), 'sentinel_limits_triggered_total{listener="main",limit="websocket_idle"}');
+    const before = seriesValue(await metrics(), 'sentinel_limits_triggered_total{listener="main",limit="websocket_idle"}');
     const ws = await open(`ws://127.0.0.1:${port}/idle`);
     const c = await closed(ws);
     expect(c.code).toBe(1006);
-    expect(metric(await metrics(), 'sentinel_limits_triggered_total{listener="main",limit="websocket_idle"}')).toBe(before + 1);
+    expect(seriesValue(await metrics(), 'sentinel_limits_triggered_total{listener="main",limit="websocket_idle"}')).toBe(before + 1);
   });
 
   it('on a route without websocket the Upgrade header is dropped and the request is served as plain HTTP', async () => {
@@ -206,29 +216,17 @@ describe('WebSocket proxying', () => {
     expect(seen?.headers.upgrade).toBeUndefined();
     expect(seen?.headers.connection ?? '').not.toMatch(/upgrade/i);
     // The same with a raw request: the upstream's plain answer is relayed.
-    const s = connect({ host: '127.0.0.1', port });
-    const text = await new Promise<string>((resolve) => {
-      let got = '';
-      s.on('data', (d: Buffer) => { got += d.toString('latin1'); });
-      s.on('close', () => resolve(got));
-      s.write('GET /plain HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
-    });
+    const text = await rawHandshake('/plain');
     expect(text).toMatch(/^HTTP\/1\.1 426 /);
     expect(text).toContain('plain request, upgrade header: none');
     expect(upgradesOn(up, '/plain')).toBe(0);
   });
 
   it('an upstream that refuses the upgrade has its answer relayed', async () => {
-    const s = connect({ host: '127.0.0.1', port });
-    const text = await new Promise<string>((resolve) => {
-      let got = '';
-      s.on('data', (d: Buffer) => { got += d.toString('latin1'); });
-      s.on('close', () => resolve(got));
-      s.write('GET /refused HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
-    });
+    const text = await rawHandshake('/refused');
     expect(text).toMatch(/^HTTP\/1\.1 403 /);
     expect(text).toContain('refused');
-    expect(metric(await metrics(), 'sentinel_websocket_upgrades_total{route="refused",result="refused"}')).toBe(1);
+    expect(seriesValue(await metrics(), 'sentinel_websocket_upgrades_total{route="refused",result="refused"}')).toBe(1);
   });
 
   it('works over TLS (wss) on an https listener', async () => {
