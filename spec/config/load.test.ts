@@ -56,12 +56,12 @@ describe('loadConfigText: valid configs', () => {
       listeners: [
         {
           id: 'http', host: '127.0.0.1', port: 8080, protocol: 'http', headersTimeoutMs: 5000, requestTimeoutMs: 30000,
-          keepaliveTimeoutMs: 500, keepaliveMaxRequests: 100, maxUriBytes: 8192, defaultRoute: 'fallback',
+          keepaliveTimeoutMs: 500, keepaliveMaxRequests: 100, maxUriBytes: 8192, defaultRoute: 'fallback', rateLimit: [],
           tls: null, maxConnections: 0, maxHeaderBytes: 16384, maxHeaderCount: 100, maxConcurrentStreams: 100, maxStreamResetsPer10s: 200, loc: { file: 'full.kdl', line: 9, column: 5 },
         },
         {
           id: 'v6', host: '::1', port: 0, protocol: 'http', headersTimeoutMs: 10000, requestTimeoutMs: 60000,
-          keepaliveTimeoutMs: 75000, keepaliveMaxRequests: 0, maxUriBytes: 8192, defaultRoute: null,
+          keepaliveTimeoutMs: 75000, keepaliveMaxRequests: 0, maxUriBytes: 8192, defaultRoute: null, rateLimit: [],
           tls: null, maxConnections: 0, maxHeaderBytes: 16384, maxHeaderCount: 100, maxConcurrentStreams: 100, maxStreamResetsPer10s: 200, loc: { file: 'full.kdl', line: 18, column: 5 },
         },
       ],

@@ -4,7 +4,7 @@ import { compileKeyExtractor, compileTrustedProxies, MISSING_PART, parseKeySpec,
 import type { KeyInput } from '../../src/ratelimit/key.ts';
 
 function input(over: Partial<KeyInput> = {}): KeyInput {
-  return { remoteAddress: '203.0.113.9', headers: {}, path: '/a', query: '', routeId: 'r1', ...over };
+  return { clientIp: '203.0.113.9', headers: {}, path: '/a', query: null, route: { id: 'r1' }, ...over };
 }
 
 describe('parseKeySpec', () => {
@@ -14,7 +14,7 @@ describe('parseKeySpec', () => {
     expect(parseKeySpec('header:X-Api-Key')).toEqual([{ kind: 'header', name: 'x-api-key' }]);
     expect(parseKeySpec('query:token')).toEqual([{ kind: 'query', name: 'token' }]);
   });
-  it.each(['', 'ip', 'header:', 'header:bad name', 'query:', 'client-ip,,path', 'client-ip-and-path', 'cookie:a'])('rejects %j', (spec) => {
+  it.each(['', 'ip', 'header:', 'header:bad name', 'query:', 'client-ip,,path', 'client-ip-and-path', 'cookie:a', 'path,path', 'header:A,header:a'])('rejects %j', (spec) => {
     expect(() => parseKeySpec(spec)).toThrow(RangeError);
   });
 });
@@ -68,7 +68,7 @@ describe('compileKeyExtractor', () => {
   });
   it('a missing part shares the "-" bucket by default and skips with onMissing "skip"', () => {
     expect(compileKeyExtractor('header:x-api-key')(input())).toBe(MISSING_PART);
-    expect(compileKeyExtractor('route')(input({ routeId: undefined }))).toBe(MISSING_PART);
+    expect(compileKeyExtractor('route')(input({ route: null }))).toBe(MISSING_PART);
     expect(compileKeyExtractor('header:x-api-key', { onMissing: 'skip' })(input())).toBeNull();
     expect(compileKeyExtractor('client-ip,query:t', { onMissing: 'skip' })(input())).toBeNull();
     expect(compileKeyExtractor('client-ip,query:t')(input())).toBe('11:203.0.113.9|1:-');

@@ -3,6 +3,7 @@
 import type { FilterConfig } from '../config/types.ts';
 import type { RequestFilter } from '../pipeline/filters.ts';
 import type { CompileContext } from './context.ts';
+import { compileRateLimitFilter } from './rate-limit.ts';
 
 type FilterBuilders = {
   readonly [K in FilterConfig['type']]: (f: Extract<FilterConfig, { type: K }>, cc: CompileContext) => RequestFilter;
@@ -14,7 +15,7 @@ function unsupported(f: FilterConfig): never {
 }
 
 const BUILDERS: FilterBuilders = {
-  'rate-limit': (f) => unsupported(f),
+  'rate-limit': compileRateLimitFilter,
   agent: (f) => unsupported(f),
 };
 

@@ -56,6 +56,8 @@ export interface CompiledListener {
   readonly router: Router;
   /** Some route allows WebSocket: upgrade requests are handed to the pipeline with their socket. */
   readonly websocket: boolean;
+  /** The listener's global limit: rate-limit filters run before routing (empty: none). */
+  readonly filters: readonly RequestFilter[];
 }
 
 /** Mutable accounting of one generation: requests that started under it and have not finished. */
@@ -204,7 +206,18 @@ function build(cc: CompileContext, hash: string, generation: number, acquired: s
 
   const listeners = new Map<string, CompiledListener>();
   const websocket = config.routes.some((r) => r.websocket !== undefined);
-  for (const l of config.listeners) listeners.set(l.id, { config: l, router: compileRouter(config.routes, l.defaultRoute), websocket });
+  for (const l of config.listeners) {
+    listeners.set(l.id, {
+      config: l,
+      router: compileRouter(config.routes, l.defaultRoute),
+      websocket,
+      filters: l.rateLimit.map((id) => {
+        const f = filters.get(id);
+        if (f === undefined) throw new Error(`listener "${l.id}" names unknown filter "${id}"`);
+        return f;
+      }),
+    });
+  }
 
   return { generation, usage: { inflight: 0, onIdle: null }, hash, config, listeners, upstreams, routes, unmatched: metrics.route('-'), acquired };
 }

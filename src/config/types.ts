@@ -118,6 +118,11 @@ export interface ListenerConfig {
   /** HTTP/2: streams a client may cancel per 10 s before its session is closed (rapid reset). */
   readonly maxStreamResetsPer10s: number;
   readonly defaultRoute: string | null;
+  /**
+   * Ids of `rate-limit` filters applied to every request on this listener before routing (the
+   * listener's global limit); empty when none.
+   */
+  readonly rateLimit: readonly string[];
   readonly loc: SourceLoc;
 }
 
@@ -524,9 +529,75 @@ export interface FilterBase {
   readonly loc: SourceLoc;
 }
 
+/** What a rate-limit filter does with a request over the limit. */
+export type RateLimitAction = 'reject' | 'delay' | 'log-only';
+
+/**
+ * `token-bucket`: `max-rps` and `burst` (local: an in-memory bucket; redis: GCRA, the same bucket
+ * kept as one number per key). `sliding-log`: at most `max-requests` in any `window-secs` (redis only).
+ */
+export type RateLimitAlgorithm = 'token-bucket' | 'sliding-log';
+
+export type RateLimitLimit =
+  | { readonly algorithm: 'token-bucket'; readonly maxRps: number; readonly burst: number }
+  | { readonly algorithm: 'sliding-log'; readonly maxRequests: number; readonly windowMs: number };
+
+/** One Redis node, parsed from a `redis://` or `rediss://` URL. */
+export interface RedisNodeConfig {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RateLimitRedisConfig {
+  /** `standalone`: one server (`nodes[0]`); `cluster`: seed nodes of a Redis Cluster. */
+  readonly mode: 'standalone' | 'cluster';
+  readonly nodes: readonly RedisNodeConfig[];
+  /** From `rediss://`. */
+  readonly tls: boolean;
+  /** From the URL's userinfo (`redis://user:pass@…`), percent-decoded; null when absent. */
+  readonly username: string | null;
+  readonly password: string | null;
+  /** Database number from the URL path (standalone only); 0 by default. */
+  readonly db: number;
+  /** Key prefix; the full key is `<prefix><filter id>:{<key>}`. */
+  readonly prefix: string;
+  /** Connections (ioredis clients) used in turn; each is multiplexed. */
+  readonly poolSize: number;
+  /** Bound on every Redis call. */
+  readonly timeoutMs: number;
+  readonly onFailure: 'fallback-to-local' | 'open' | 'closed';
+  /** How often a Redis marked down is probed for recovery. */
+  readonly probeIntervalMs: number;
+}
+
 /** `type "rate-limit"` (issue 6): see docs/rate-limiting.md. */
 export interface RateLimitFilterConfig extends FilterBase {
   readonly type: 'rate-limit';
+  readonly limit: RateLimitLimit;
+  /** Key spec as written, e.g. `client-ip,path` (parts validated). */
+  readonly key: string;
+  /** A key part with no value: `shared` (one bucket for every such request) or `skip` (not limited). */
+  readonly onMissingKey: 'shared' | 'skip';
+  /** Addresses and CIDRs whose X-Forwarded-For is believed for `client-ip`. */
+  readonly trustedProxies: readonly string[];
+  readonly onLimit: RateLimitAction;
+  /** Status of a rejection (`reject`, and `delay` once the wait bound is reached). */
+  readonly statusCode: number;
+  /** Client-facing message in the JSON error body; null = the RATE_LIMITED default. */
+  readonly message: string | null;
+  /** `delay`: the longest a request may wait for its turn. */
+  readonly maxDelayMs: number;
+  /** `delay`: how many requests may wait at once (per process); more are rejected. */
+  readonly maxDelayedRequests: number;
+  /** Local store (and the Redis fallback store) size; the least recently used key is evicted. */
+  readonly maxKeys: number;
+  /** Also send `RateLimit` / `RateLimit-Policy` on admitted responses. */
+  readonly responseHeaders: boolean;
+  /** Also send `X-RateLimit-Limit` / `-Remaining` / `-Reset`. */
+  readonly legacyHeaders: boolean;
+  readonly backend: 'local' | 'redis';
+  /** Set when `backend` is `redis`. */
+  readonly redis: RateLimitRedisConfig | null;
 }
 
 /** `type "agent"` (issue 5): runs an agent of the `agents` block with per-route overrides. */

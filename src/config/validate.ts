@@ -9,6 +9,7 @@ import type { Config, Diagnostic } from './types.ts';
 import type { LNode } from './kdl.ts';
 import { suggestionHint } from './diagnostics.ts';
 import { ALGORITHMS, parseAlgorithm } from '../core/load-balancing.ts';
+import { parseKeySpec } from '../core/request-key.ts';
 import { NOT_IMPLEMENTED_HINT, checkBlockNode, createCtx, error, q, single, walkBlock, warning, where } from './schema/reader.ts';
 import type { Ctx } from './schema/reader.ts';
 import { readSystem } from './schema/system.ts';
@@ -175,6 +176,7 @@ function crossCheck(ctx: Ctx, acc: Acc, mainFile: string): void {
         danglingHint(ref.name, [...(declared?.keys() ?? [])], ref.kind));
     }
   }
+  checkListenerRateLimits(ctx, acc);
   const usedUpstreams = used.get('upstream');
   for (const u of acc.upstreams) {
     if (usedUpstreams === undefined || !usedUpstreams.has(u.config.id)) {
@@ -210,6 +212,21 @@ function crossCheck(ctx: Ctx, acc: Acc, mainFile: string): void {
     }
     if (obs.metrics.enabled && clash(obs.metrics.host, obs.metrics.port) && n !== undefined) {
       error(ctx, n, n.pos, 'conflict', `admin address ${admin.host}:${admin.port} collides with the metrics address`, 'admin/address', 'give the admin listener its own port');
+    }
+  }
+}
+
+/** A listener's `rate-limit` names rate-limit filters whose key is known before routing. */
+function checkListenerRateLimits(ctx: Ctx, acc: Acc): void {
+  for (const ref of ctx.refs) {
+    if (ref.kind !== 'filter' || ref.via !== 'rate-limit') continue;
+    const f = acc.filters.find((x) => x.config.id === ref.name)?.config;
+    if (f === undefined) continue; // unknown (reported above) or invalid (reported where it is)
+    const pos = ref.node.args.find((a) => a.value === ref.name)?.pos ?? ref.node.pos;
+    if (f.type !== 'rate-limit') {
+      error(ctx, ref.node, pos, 'invalid-value', `${ref.from} rate-limit names filter ${q(f.id)} of type ${q(f.type)}`, ref.path, 'only rate-limit filters apply to a listener; attach other filters to routes');
+    } else if (parseKeySpec(f.key).some((p) => p.kind === 'route')) {
+      error(ctx, ref.node, pos, 'invalid-value', `${ref.from} rate-limit names filter ${q(f.id)}, whose key uses "route": a listener's limit runs before routing`, ref.path, 'use a key without "route" for a listener, or attach the filter to routes');
     }
   }
 }

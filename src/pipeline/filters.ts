@@ -24,21 +24,16 @@ export interface RequestFilter {
   onComplete?(ex: Exchange): void;
 }
 
-function resume(ex: Exchange, next: number, ok: boolean): void {
-  if (!ok || ex.finished) return;
-  runFilters(ex, next);
-}
-
 function crashed(ex: Exchange, filter: RequestFilter, err: unknown): void {
   process.emitWarning(`sentinel: filter "${filter.id}" (${filter.kind}) rejected: ${(err as Error)?.message ?? String(err)}`);
   ex.fail('INTERNAL_ERROR');
 }
 
-/** Runs the route's filters from index `from`, then its handler. */
-export function runFilters(ex: Exchange, from: number): void {
-  const route = ex.route;
-  if (route === null) return;
-  const filters = route.filters;
+/**
+ * Runs `filters` from index `from`, then `done(ex)` unless a filter ended the exchange. `done` is
+ * a module-level function (no closure per request).
+ */
+export function runFilterChain(ex: Exchange, filters: readonly RequestFilter[], from: number, done: (ex: Exchange) => void): void {
   for (let i = from; i < filters.length; i++) {
     const f = filters[i] as RequestFilter;
     let r: FilterResult;
@@ -51,8 +46,19 @@ export function runFilters(ex: Exchange, from: number): void {
     if (r === true) continue;
     if (r === false) return;
     const next = i + 1;
-    r.then((ok) => resume(ex, next, ok), (err: unknown) => { if (!ex.finished) crashed(ex, f, err); });
+    r.then((ok) => { if (ok && !ex.finished) runFilterChain(ex, filters, next, done); }, (err: unknown) => { if (!ex.finished) crashed(ex, f, err); });
     return;
   }
-  if (!ex.finished) route.handler.handle(ex);
+  if (!ex.finished) done(ex);
+}
+
+function runHandler(ex: Exchange): void {
+  (ex.route as NonNullable<Exchange['route']>).handler.handle(ex);
+}
+
+/** Runs the route's filters from index `from`, then its handler. */
+export function runFilters(ex: Exchange, from: number): void {
+  const route = ex.route;
+  if (route === null) return;
+  runFilterChain(ex, route.filters, from, runHandler);
 }

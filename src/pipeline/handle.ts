@@ -1,10 +1,12 @@
-// The entry of the request pipeline for one request: sanitize → route → admit (concurrency,
-// filters) → handler.
+// The entry of the request pipeline for one request: sanitize → listener limits → route → admit
+// (concurrency, filters) → handler. A listener's rate-limit filters (its global limit) run before
+// routing, so they count every request on the listener, matched or not.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Exchange } from './exchange.ts';
 import type { ListenerContext } from './context.ts';
+import type { CompiledListener } from '../compile/snapshot.ts';
 import { sanitize } from './sanitize.ts';
-import { runFilters } from './filters.ts';
+import { runFilterChain, runFilters } from './filters.ts';
 
 /** Expectation of the request: `100-continue` (answered when the body is read), or another (417). */
 export type Expectation = 'continue' | 'unsupported';
@@ -55,6 +57,17 @@ export function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: S
   }
   const listener = snapshot.listeners.get(ctx.listenerId);
   if (!sanitize(ex, listener)) return;
+  if (listener !== undefined && listener.filters.length > 0) runFilterChain(ex, listener.filters, 0, routeAfterListenerFilters);
+  else route(ex, listener);
+}
+
+function routeAfterListenerFilters(ex: Exchange): void {
+  route(ex, ex.snapshot.listeners.get(ex.ctx.listenerId));
+}
+
+/** Routes the exchange, then the route's admission (concurrency, filters) and its handler. */
+function route(ex: Exchange, listener: CompiledListener | undefined): void {
+  const req = ex.req;
   const matched = listener === undefined ? null : listener.router.match({
     method: req.method as string,
     host: ex.host,
@@ -62,14 +75,14 @@ export function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: S
     query: ex.query,
     headers: req.headers,
   });
-  const route = matched === null ? undefined : snapshot.routes.get(matched);
-  if (route === undefined) {
+  const compiled = matched === null ? undefined : ex.snapshot.routes.get(matched);
+  if (compiled === undefined) {
     ex.fail('ROUTE_NOT_FOUND');
     return;
   }
-  ex.route = route;
-  ex.routeMetrics = route.metrics;
-  const gate = route.concurrency;
+  ex.route = compiled;
+  ex.routeMetrics = compiled.metrics;
+  const gate = compiled.concurrency;
   if (gate !== null) {
     if (gate.active >= gate.max) {
       ex.limitExceeded('route_concurrency', 'ROUTE_CONCURRENCY_LIMITED', ['retry-after', '1']);
@@ -78,6 +91,6 @@ export function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: S
     gate.active++;
     ex.concurrency = gate;
   }
-  if (route.filters.length === 0) route.handler.handle(ex);
+  if (compiled.filters.length === 0) compiled.handler.handle(ex);
   else runFilters(ex, 0);
 }

@@ -12,19 +12,25 @@
 // the last trusted address seen (the proxy that reported the garbage) is used, so a client cannot
 // pick its own key by writing junk into the header. IPv4-mapped IPv6 addresses are unmapped.
 
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import type { BlockList } from 'node:net';
+import { compileTrustedProxies, parseKeySpec } from '../core/request-key.ts';
 
+/**
+ * What a key is read from. The pipeline's `Exchange` has this shape, so the filter passes the
+ * exchange itself and nothing is allocated per request.
+ */
 export interface KeyInput {
-  /** Socket peer address as Node reports it (may be IPv4-mapped IPv6). */
-  readonly remoteAddress: string | undefined;
+  /** Socket peer address as Node reports it (may be IPv4-mapped IPv6); '' when unknown. */
+  readonly clientIp: string;
   /** Lower-case header names, Node's IncomingHttpHeaders shape. */
   readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
-  /** Normalised path without the query string. */
+  /** Path without the query string. */
   readonly path: string;
-  /** Raw query string without the leading '?', or '' when none. */
-  readonly query: string;
-  /** The matched route's id, if routing already ran. */
-  readonly routeId: string | undefined;
+  /** Raw query string without the leading '?', or null when none. */
+  readonly query: string | null;
+  /** The matched route, or null before routing (a listener's global limit). */
+  readonly route: { readonly id: string } | null;
 }
 
 export type KeyExtractor = (input: KeyInput) => string | null;
@@ -38,51 +44,7 @@ export interface KeyOptions {
 
 export const MISSING_PART = '-';
 
-type PartKind = 'client-ip' | 'path' | 'route' | 'header' | 'query';
-interface Part {
-  readonly kind: PartKind;
-  readonly name: string;
-}
-
-/** Parse a key spec; throws a RangeError naming the bad part (config turns it into a diagnostic). */
-export function parseKeySpec(spec: string): Part[] {
-  const raw = spec.split(',').map((s) => s.trim());
-  if (raw.length === 0 || raw.some((s) => s === '')) throw new RangeError(`empty part in rate-limit key "${spec}"`);
-  return raw.map((s): Part => {
-    if (s === 'client-ip' || s === 'path' || s === 'route') return { kind: s, name: '' };
-    // Zentinel's spelling, kept for familiarity.
-    if (s === 'client-ip-and-path') throw new RangeError('use "client-ip,path" instead of "client-ip-and-path"');
-    const colon = s.indexOf(':');
-    const kind = colon > 0 ? s.slice(0, colon) : s;
-    const name = colon > 0 ? s.slice(colon + 1) : '';
-    if ((kind === 'header' || kind === 'query') && name !== '') {
-      if (kind === 'header' && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new RangeError(`invalid header name in rate-limit key part "${s}"`);
-      return { kind, name: kind === 'header' ? name.toLowerCase() : name };
-    }
-    throw new RangeError(`unknown rate-limit key part "${s}" (expected client-ip, path, route, header:NAME, query:NAME)`);
-  });
-}
-
-/** Build a BlockList from addresses and CIDRs; throws RangeError on a bad entry. */
-export function compileTrustedProxies(entries: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const slash = entry.indexOf('/');
-    const address = slash < 0 ? entry : entry.slice(0, slash);
-    const family = isIP(address);
-    if (family === 0) throw new RangeError(`invalid trusted proxy "${entry}"`);
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (slash < 0) {
-      list.addAddress(address, type);
-    } else {
-      const prefixText = entry.slice(slash + 1);
-      const prefix = Number(prefixText);
-      if (!/^\d{1,3}$/.test(prefixText) || prefix > (family === 4 ? 32 : 128)) throw new RangeError(`invalid prefix length in trusted proxy "${entry}"`);
-      list.addSubnet(address, prefix, type);
-    }
-  }
-  return list;
-}
+export { compileTrustedProxies, parseKeySpec };
 
 function unmap(address: string): string {
   // ::ffff:1.2.3.4 → 1.2.3.4 (what a dual-stack socket reports for IPv4 peers)
@@ -113,8 +75,8 @@ export function resolveClientIp(remoteAddress: string | undefined, forwardedFor:
   return current; // every hop trusted: the left-most one
 }
 
-function queryValue(query: string, name: string): string | null {
-  if (query === '') return null;
+function queryValue(query: string | null, name: string): string | null {
+  if (query === null || query === '') return null;
   const value = new URLSearchParams(query).get(name);
   return value;
 }
@@ -138,11 +100,11 @@ export function compileKeyExtractor(spec: string, options: KeyOptions = {}): Key
   const readers = parts.map((part): ((input: KeyInput) => string | null) => {
     switch (part.kind) {
       case 'client-ip':
-        return (input) => resolveClientIp(input.remoteAddress, input.headers['x-forwarded-for'], trusted);
+        return (input) => resolveClientIp(input.clientIp, input.headers['x-forwarded-for'], trusted);
       case 'path':
         return (input) => input.path;
       case 'route':
-        return (input) => input.routeId ?? null;
+        return (input) => (input.route === null ? null : input.route.id);
       case 'header': {
         const name = part.name;
         return (input) => headerValue(input.headers, name);

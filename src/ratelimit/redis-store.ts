@@ -26,8 +26,12 @@ export type RedisLimit =
 export interface RedisConnection {
   /** Standalone: redis://[:password@]host:port[/db] or rediss:// for TLS. */
   readonly url?: string;
-  /** Cluster: seed nodes "host:port"; takes precedence over `url`. */
-  readonly clusterNodes?: readonly string[];
+  /** Standalone by parts (what the config produces); used when `url` is absent. */
+  readonly node?: { readonly host: string; readonly port: number };
+  /** Database number for `node` (standalone only). */
+  readonly db?: number;
+  /** Cluster: seed nodes "host:port" or `{ host, port }`; takes precedence over `url` and `node`. */
+  readonly clusterNodes?: readonly (string | { readonly host: string; readonly port: number })[];
   readonly password?: string;
   readonly username?: string;
   /** Enable TLS (Cluster nodes, or a redis:// url); rediss:// urls enable it by themselves. */
@@ -59,8 +63,16 @@ export interface RedisStoreOptions {
    * expire in real time between fake-clock steps.
    */
   readonly minKeyTtlMs?: number;
+  /** Connections used in turn (each multiplexes its calls); default 1. */
+  readonly poolSize?: number;
   /** Called with the latency of every successful Redis decision (feeds the latency histogram). */
   readonly observeLatencyMs?: (ms: number) => void;
+  /** Called on every failed Redis call (feeds the error counter). */
+  readonly onRedisError?: (kind: 'error' | 'timeout') => void;
+  /** Called when a NOSCRIPT reply made the store re-send the script with EVAL. */
+  readonly onScriptReload?: () => void;
+  /** Called when the local fallback store evicts a key (max keys reached). */
+  readonly onFallbackEvict?: () => void;
 }
 
 export interface RedisStoreStats {
@@ -104,12 +116,16 @@ export class RedisLimiterStore implements LimiterStore {
   readonly filterId: string;
   readonly onRedisFailure: RedisFailureMode;
   readonly redisTimeoutMs: number;
-  #client: Redis | Cluster;
+  #clients: Array<Redis | Cluster>;
+  #nextClient = 0;
   #keyPrefix: string;
   #script: LoadedScript;
   #args: [string, string];
   #minKeyTtl: string;
   #observeLatencyMs: ((ms: number) => void) | null;
+  #onRedisError: ((kind: 'error' | 'timeout') => void) | null;
+  #onScriptReload: (() => void) | null;
+  #onFallbackEvict: (() => void) | null;
   #limitValue: number;
   #callerTime: boolean;
   #fallback: TokenBucketStore | null = null;
@@ -136,6 +152,9 @@ export class RedisLimiterStore implements LimiterStore {
     this.#maxKeyLength = options.maxKeyLength ?? 256;
     this.#callerTime = options.timeSource === 'caller';
     this.#observeLatencyMs = options.observeLatencyMs ?? null;
+    this.#onRedisError = options.onRedisError ?? null;
+    this.#onScriptReload = options.onScriptReload ?? null;
+    this.#onFallbackEvict = options.onFallbackEvict ?? null;
     this.#minKeyTtl = String(Math.max(0, Math.ceil(options.minKeyTtlMs ?? 0)));
     // The user key is the hash tag: a key's commands share one slot, and keys spread over slots.
     this.#keyPrefix = `${prefix}${options.filterId}:`;
@@ -155,10 +174,14 @@ export class RedisLimiterStore implements LimiterStore {
       this.#limitValue = limit.burst;
     }
     this.#fallbackLimit = limit;
-    this.#client = createClient(options.connection, this.redisTimeoutMs);
-    this.#client.on('error', () => {
-      // Connection errors surface here as well as on commands; the command path counts them.
-    });
+    const poolSize = options.poolSize ?? 1;
+    if (!Number.isInteger(poolSize) || poolSize < 1) throw new RangeError('poolSize must be an integer >= 1');
+    this.#clients = [];
+    for (let i = 0; i < poolSize; i++) {
+      const client = createClient(options.connection, this.redisTimeoutMs);
+      client.on('error', ignoreConnectionError);
+      this.#clients.push(client);
+    }
   }
 
   /**
@@ -167,28 +190,29 @@ export class RedisLimiterStore implements LimiterStore {
    * probe takes it back to Redis later. Resolves true when Redis is in use.
    */
   async start(waitMs = 2000): Promise<boolean> {
-    const client = this.#client;
+    this.#starting ??= this.#start(waitMs);
+    return this.#starting;
+  }
+
+  #starting: Promise<boolean> | null = null;
+
+  async #start(waitMs: number): Promise<boolean> {
     try {
-      if (client.status !== 'ready') {
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => {
-            client.off('ready', onReady);
-            reject(new DeadlineError(waitMs));
-          }, waitMs);
-          const onReady = (): void => {
-            clearTimeout(timer);
-            resolve();
-          };
-          client.once('ready', onReady);
-        });
-      }
-      const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+      await Promise.all(this.#clients.map((client) => waitReady(client, waitMs)));
+      // The script cache belongs to the server: loading it through one connection is enough.
+      const first = this.#clients[0] as Redis | Cluster;
+      const nodes = first instanceof Cluster ? first.nodes('master') : [first];
       await Promise.all(nodes.map((node) => this.#bounded(node.script('LOAD', this.#script.source))));
       return true;
     } catch (error) {
       this.#markUnhealthy(error);
       return false;
     }
+  }
+
+  /** Resource readiness for the registry: resolves once `start()` has settled (never rejects). */
+  async ready(): Promise<void> {
+    await this.start();
   }
 
   /** The Redis key for a limiter key: `prefix + filter + ":{" + key + "}"`. */
@@ -211,16 +235,20 @@ export class RedisLimiterStore implements LimiterStore {
     const timeArg = this.#callerTime ? String(now) : '-1';
     const member = this.#script === SLIDING_LOG ? `${this.#memberPrefix}.${(this.#memberSeq++).toString(36)}` : '';
     const args = this.#script === SLIDING_LOG ? [timeArg, this.#args[0], this.#args[1], String(cost), member, this.#minKeyTtl] : [timeArg, this.#args[0], this.#args[1], String(cost), this.#minKeyTtl];
+    const clients = this.#clients;
+    const client = clients.length === 1 ? (clients[0] as Redis | Cluster) : (clients[this.#nextClient++ % clients.length] as Redis | Cluster);
+    if (this.#nextClient >= 0x3fffffff) this.#nextClient = 0;
     let reply: unknown;
     try {
       try {
-        reply = await this.#bounded(this.#client.evalsha(this.#script.sha1, 1, redisKey, ...args));
+        reply = await this.#bounded(client.evalsha(this.#script.sha1, 1, redisKey, ...args));
       } catch (error) {
         if (!isNoScript(error)) throw error;
         // The script cache was flushed (or this node is new): the call did not run, so re-sending
         // it as EVAL is safe; EVAL runs on the key's node and caches the script there again.
         this.#stats.scriptReloads++;
-        reply = await this.#bounded(this.#client.eval(this.#script.source, 1, redisKey, ...args));
+        if (this.#onScriptReload !== null) this.#onScriptReload();
+        reply = await this.#bounded(client.eval(this.#script.source, 1, redisKey, ...args));
       }
     } catch (error) {
       this.#markUnhealthy(error);
@@ -263,8 +291,10 @@ export class RedisLimiterStore implements LimiterStore {
   }
 
   #markUnhealthy(error: unknown): void {
-    if (isTimeout(error)) this.#stats.redisTimeouts++;
+    const timeout = isTimeout(error);
+    if (timeout) this.#stats.redisTimeouts++;
     else this.#stats.redisErrors++;
+    if (this.#onRedisError !== null) this.#onRedisError(timeout ? 'timeout' : 'error');
     if (!this.#healthy || this.#closed) return;
     this.#healthy = false;
     this.#scheduleProbe();
@@ -283,15 +313,16 @@ export class RedisLimiterStore implements LimiterStore {
     if (this.#closed) return;
     this.#stats.probes++;
     try {
-      const client = this.#client;
-      if (client instanceof Cluster) {
-        // Every master must answer: a key on a dead master's slots would fail otherwise.
-        const masters = client.nodes('master');
-        if (masters.length === 0) throw new Error('no cluster masters known');
-        await Promise.all(masters.map((node) => this.#bounded(node.ping())));
-      } else {
-        await this.#bounded(client.ping());
-      }
+      // Every connection must answer, and in a Cluster every master: a key on a dead master's
+      // slots would fail otherwise.
+      await Promise.all(
+        this.#clients.map((client) => {
+          if (!(client instanceof Cluster)) return this.#bounded(client.ping());
+          const masters = client.nodes('master');
+          if (masters.length === 0) throw new Error('no cluster masters known');
+          return Promise.all(masters.map((node) => this.#bounded(node.ping())));
+        }),
+      );
     } catch {
       this.#scheduleProbe();
       return;
@@ -319,22 +350,28 @@ export class RedisLimiterStore implements LimiterStore {
   #createFallback(): TokenBucketStore {
     const limit = this.#fallbackLimit;
     // The same average rate and burst, enforced per instance (see docs/rate-limiting.md).
+    const onEvict = this.#onFallbackEvict ?? undefined;
     return limit.algorithm === 'gcra'
-      ? new TokenBucketStore({ maxRps: limit.maxRps, burst: limit.burst, maxKeys: this.#fallbackMaxKeys })
-      : new TokenBucketStore({ maxRps: (limit.limit * 1000) / limit.windowMs, burst: limit.limit, maxKeys: this.#fallbackMaxKeys });
+      ? new TokenBucketStore({ maxRps: limit.maxRps, burst: limit.burst, maxKeys: this.#fallbackMaxKeys, onEvict })
+      : new TokenBucketStore({ maxRps: (limit.limit * 1000) / limit.windowMs, burst: limit.limit, maxKeys: this.#fallbackMaxKeys, onEvict });
   }
 
   get healthy(): boolean {
     return this.#healthy;
   }
 
+  /** Keys held by the local fallback store (0 until Redis first fails). */
+  get fallbackKeys(): number {
+    return this.#fallback === null ? 0 : this.#fallback.size;
+  }
+
   stats(): RedisStoreStats {
     return { fallbackActive: !this.#healthy, ...this.#stats };
   }
 
-  /** The underlying client, for tests and the admin status page. */
+  /** The first underlying client, for tests and the admin status page. */
   get client(): Redis | Cluster {
-    return this.#client;
+    return this.#clients[0] as Redis | Cluster;
   }
 
   async close(): Promise<void> {
@@ -343,8 +380,28 @@ export class RedisLimiterStore implements LimiterStore {
     if (this.#probeTimer !== null) clearTimeout(this.#probeTimer);
     this.#probeTimer = null;
     this.#fallback = null;
-    this.#client.disconnect();
+    for (const client of this.#clients) client.disconnect();
   }
+}
+
+function ignoreConnectionError(): void {
+  // Connection errors surface here as well as on commands; the command path counts them.
+}
+
+/** Resolves when `client` is ready; rejects after `waitMs`. */
+function waitReady(client: Redis | Cluster, waitMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new DeadlineError(waitMs));
+    }, waitMs);
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('ready', onReady);
+  });
 }
 
 function hashKey(key: string): string {
@@ -379,10 +436,11 @@ function createClient(connection: RedisConnection, timeoutMs: number): Redis | C
       retryDelayOnTryAgain: 20,
       slotsRefreshTimeout: Math.max(timeoutMs, 1000),
     };
-    return new Cluster(connection.clusterNodes.map(parseNode), options);
+    return new Cluster(connection.clusterNodes.map((n) => (typeof n === 'string' ? parseNode(n) : { host: n.host, port: n.port })), options);
   }
-  if (connection.url === undefined) throw new RangeError('a Redis url or cluster node list is required');
-  return new Redis(connection.url, common);
+  if (connection.url !== undefined) return new Redis(connection.url, common);
+  if (connection.node === undefined) throw new RangeError('a Redis url, node or cluster node list is required');
+  return new Redis({ ...common, host: connection.node.host, port: connection.node.port, db: connection.db ?? 0 });
 }
 
 export function createRedisLimiterStore(options: RedisStoreOptions): RedisLimiterStore {

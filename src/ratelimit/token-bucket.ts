@@ -15,6 +15,8 @@ export interface TokenBucketOptions {
   readonly burst: number;
   /** Most keys kept; the least recently used is evicted beyond it. Default 100 000. */
   readonly maxKeys?: number;
+  /** Called once per evicted key (feeds the evictions counter). */
+  readonly onEvict?: () => void;
 }
 
 interface Bucket {
@@ -34,6 +36,7 @@ export class TokenBucketStore implements SyncLimiterStore {
   #buckets = new Map<string, Bucket>();
   #evictions = 0;
   #msPerToken: number;
+  #onEvict: (() => void) | null;
 
   constructor(options: TokenBucketOptions) {
     if (!(options.maxRps > 0) || !Number.isFinite(options.maxRps)) throw new RangeError('maxRps must be a finite number > 0');
@@ -44,6 +47,7 @@ export class TokenBucketStore implements SyncLimiterStore {
     this.burst = options.burst;
     this.maxKeys = maxKeys;
     this.#msPerToken = 1000 / options.maxRps;
+    this.#onEvict = options.onEvict ?? null;
   }
 
   consume(key: string, now: number, cost = 1): Decision {
@@ -56,6 +60,7 @@ export class TokenBucketStore implements SyncLimiterStore {
         if (oldest.done !== true) {
           buckets.delete(oldest.value);
           this.#evictions++;
+          if (this.#onEvict !== null) this.#onEvict();
         }
       }
       bucket = { tokens: this.burst, lastMs: now };

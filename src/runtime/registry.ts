@@ -12,6 +12,12 @@ export interface Resource {
   close(): Promise<void>;
   /** Immediate close at process exit (default: `close`). */
   destroy?(): Promise<void>;
+  /**
+   * Resolves when the resource can serve (a connection established, a script loaded). Bounded and
+   * never rejecting: a resource that cannot get ready in time serves in its degraded mode. The
+   * proxy awaits it before a new generation takes traffic.
+   */
+  whenReady?(): Promise<void>;
 }
 
 interface Entry { value: Resource; refs: number }
@@ -46,6 +52,16 @@ export class Registry {
     if (e.refs > 0) return Promise.resolve();
     this.entries.delete(key);
     return e.value.close().catch(() => undefined);
+  }
+
+  /** Resolves when every resource under `keys` is ready (see `Resource.whenReady`). */
+  async whenReady(keys: readonly string[]): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const k of keys) {
+      const r = this.entries.get(k)?.value;
+      if (r?.whenReady !== undefined) waits.push(r.whenReady().catch(() => undefined));
+    }
+    await Promise.all(waits);
   }
 
   /** How many resources under a key prefix are alive (tests, status). */

@@ -17,6 +17,7 @@ import { ConnectionGate, createListener, listen } from './http-listener.ts';
 import type { ListenerHandle } from './http-listener.ts';
 import { createMetricsServer } from '../admin/metrics-server.ts';
 import { deploymentMetrics } from '../deployments/metrics.ts';
+import { rateLimitMetrics } from '../pipeline/rate-limit.ts';
 
 export interface ReloadOutcome {
   /** `applied`: swapped in; `unchanged`: same hash, nothing to do; `rejected`: the old config stays. */
@@ -131,13 +132,15 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   const { logger } = o;
   const metrics = new Metrics();
   deploymentMetrics(metrics); // feature metrics are exposed from the start, configured or not
+  rateLimitMetrics(metrics);
   metrics.setBuildInfo(o.version, o.configHash);
   metrics.upstreams.log = (level, fields, msg) => logger[level](fields, msg);
   const registry = new Registry();
   let generation = 1;
   const first = compileSnapshot(o.config, o.configHash, generation, registry, metrics, logger);
-  // Dynamic upstreams serve from their first discovery refresh (bounded wait).
-  await snapshotReady(first);
+  // Dynamic upstreams serve from their first discovery refresh, and long-lived resources (the
+  // Redis connections of rate limiters) get ready; both bounded.
+  await Promise.all([snapshotReady(first), registry.whenReady(first.acquired)]);
   const state = new RuntimeState(first);
   metrics.setGeneration(generation);
   const startConfig = o.config;
@@ -241,7 +244,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
     } catch (err) {
       return reject((err as Error).message);
     }
-    await snapshotReady(next);
+    await Promise.all([snapshotReady(next), registry.whenReady(next.acquired)]);
     const fresh: BoundListener[] = [];
     try {
       for (const l of config.listeners) {

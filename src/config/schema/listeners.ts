@@ -1,7 +1,7 @@
 // `listeners { listener "id" { } }`: the client-facing sockets.
 import type { ListenerConfig, ListenerProtocol, ListenerTlsConfig } from '../types.ts';
 import type { LNode } from '../kdl.ts';
-import { error, locOf, nodePath, q, readAddress, readId, readInt, readSecsAsMs, readString, walkBlock } from './reader.ts';
+import { error, locOf, nodePath, q, readAddress, readId, readInt, readManyStrings, readSecsAsMs, readString, walkBlock } from './reader.ts';
 import type { Ctx, HostPort } from './reader.ts';
 import { readListenerTls } from './tls.ts';
 
@@ -45,6 +45,7 @@ export function readListener(ctx: Ctx, node: LNode, parentPath: string): Listene
   let keepaliveMaxRequests = 0;
   let maxUriBytes = DEFAULT_MAX_URI_BYTES;
   let defaultRoute: string | null = null;
+  const rateLimit: string[] = [];
   let sawAddress = false;
   let headersTimeoutNode: LNode | undefined;
   walkBlock(ctx, node, path, {
@@ -110,6 +111,19 @@ export function readListener(ctx: Ctx, node: LNode, parentPath: string): Listene
           ctx.refs.push({ kind: 'route', via: 'default-route', from: label, name: v, node: n, path: p });
         }
       },
+      // The listener's global limit: rate-limit filters applied to every request before routing.
+      'rate-limit': (n, p) => {
+        const vals = readManyStrings(ctx, n, p);
+        if (vals === undefined) return;
+        for (const { value, pos } of vals) {
+          if (rateLimit.includes(value)) {
+            error(ctx, n, pos, 'duplicate-value', `filter ${q(value)} is listed twice in ${label} rate-limit`, p, 'each filter runs once per request');
+            continue;
+          }
+          rateLimit.push(value);
+          ctx.refs.push({ kind: 'filter', via: 'rate-limit', from: label, name: value, node: n, path: p });
+        }
+      },
     },
     notImplemented: ['namespace'],
   });
@@ -154,6 +168,7 @@ export function readListener(ctx: Ctx, node: LNode, parentPath: string): Listene
       maxConcurrentStreams,
       maxStreamResetsPer10s,
       defaultRoute,
+      rateLimit,
       loc: locOf(node),
     },
   };
