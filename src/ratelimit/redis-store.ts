@@ -388,19 +388,30 @@ function ignoreConnectionError(): void {
   // Connection errors surface here as well as on commands; the command path counts them.
 }
 
-/** Resolves when `client` is ready; rejects after `waitMs`. */
+/** Resolves when `client` is ready; rejects on its first connection error or after `waitMs`. */
 function waitReady(client: Redis | Cluster, waitMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const done = (): void => {
+      clearTimeout(timer);
       client.off('ready', onReady);
+      client.off('error', onError);
+    };
+    const timer = setTimeout(() => {
+      done();
       reject(new DeadlineError(waitMs));
     }, waitMs);
     const onReady = (): void => {
-      clearTimeout(timer);
+      done();
       resolve();
     };
+    // Refused or unreachable: start in fallback now; the recovery probe takes the store back to Redis.
+    const onError = (error: unknown): void => {
+      done();
+      reject(error instanceof Error ? error : new Error(String(error)));
+    };
     client.once('ready', onReady);
+    client.once('error', onError);
   });
 }
 
