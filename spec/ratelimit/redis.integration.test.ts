@@ -111,6 +111,28 @@ describe(`standalone Redis (${backend})`, () => {
     expect(reloads).toBeGreaterThanOrEqual(3);
     expect(stores.every((s) => s.stats().fallbackDecisions === 0 && s.stats().redisErrors === 0)).toBe(true);
   });
+  it('a pool of connections: every connection is used, the count stays global and exact; hooks see latency and NOSCRIPT', async () => {
+    const a = admin(redis.port);
+    const clients = async (): Promise<Map<string, string>> =>
+      new Map(((await a.client('LIST')) as string).trim().split('\n').map((l) => [/\bid=(\d+)/.exec(l)?.[1] ?? '', /\bcmd=(\S+)/.exec(l)?.[1] ?? '']));
+    const before = await clients();
+    const latencies: number[] = [];
+    let reloads = 0;
+    const s = await store({
+      filterId: 'pool', limit: { algorithm: 'sliding-log', limit: 40, windowMs: 600_000 }, connection: { node: { host: '127.0.0.1', port: redis.port } }, redisTimeoutMs: 5000,
+      poolSize: 3, observeLatencyMs: (ms) => latencies.push(ms), onScriptReload: () => { reloads++; },
+    });
+    await a.script('FLUSH');
+    const [decisions] = await hammer([s], ['k'], 100);
+    expect(decisions!.filter((d) => d.allowed)).toHaveLength(40);
+    const added = [...(await clients())].filter(([id]) => !before.has(id));
+    expect(added).toHaveLength(3);
+    for (const [, cmd] of added) expect(['evalsha', 'eval']).toContain(cmd);
+    expect(latencies).toHaveLength(100);
+    expect(reloads).toBeGreaterThanOrEqual(1);
+    expect(reloads).toBe(s.stats().scriptReloads);
+    await s.ready(); // settled: resolves at once
+  });
 });
 
 describe(`Redis failure and recovery (${backend})`, () => {
