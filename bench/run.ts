@@ -2,7 +2,7 @@
 // See bench/README.md. Writes bench/results/<timestamp>.json, latest.json and latest.svg.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { OBSERVABILITY_SCENARIOS, parseBenchArgs, USAGE } from './lib/args.ts';
+import { OBSERVABILITY_SCENARIOS, RATE_LIMIT_SCENARIOS, parseBenchArgs, USAGE } from './lib/args.ts';
 import { BENCH_DIR } from './lib/env.ts';
 import { installCleanupHandlers } from './lib/procs.ts';
 import { runBench } from './lib/runner.ts';
@@ -77,6 +77,11 @@ async function main(): Promise<number> {
   for (const name of OBSERVABILITY_SCENARIOS) {
     const cost = renderVersusTable(result.cells, result.paced, name, 'sentinel');
     if (cost !== null) out.push('', `Observability cost: ${name} against sentinel with access log, metrics and tracing off, same run`, cost);
+  }
+  // The cost of a rate-limit decision, local and in Redis: the same proxy without the filter is the baseline.
+  for (const name of RATE_LIMIT_SCENARIOS) {
+    const cost = renderVersusTable(result.cells, result.paced, name, 'sentinel');
+    if (cost !== null) out.push('', `Rate-limit cost: ${name} (a limit on every request, never reached) against sentinel without it, same run`, cost);
   }
   const p = result.protocols;
   if (p !== undefined) {

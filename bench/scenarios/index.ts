@@ -7,10 +7,12 @@ import { nginxScenario, nginxTwoWorkersScenario } from './nginx.ts';
 import { sentinelScenario, sentinelTwoWorkersScenario } from './sentinel.ts';
 import { sentinelDeploymentsScenario } from './sentinel-deployments.ts';
 import { sentinelAccessLogScenario, sentinelTrace100Scenario, sentinelTrace1Scenario } from './sentinel-observability.ts';
+import { sentinelLocalLimitScenario, sentinelRedisLimitScenario } from './sentinel-rate-limit.ts';
 import type { Scenario } from './types.ts';
 
 export const SCENARIOS: readonly Scenario[] = [directScenario, sentinelScenario, nginxScenario, haproxyScenario, httpProxyScenario, sentinelTwoWorkersScenario, nginxTwoWorkersScenario, sentinelDeploymentsScenario,
-  sentinelAccessLogScenario, sentinelTrace1Scenario, sentinelTrace100Scenario];
+  sentinelAccessLogScenario, sentinelTrace1Scenario, sentinelTrace100Scenario,
+  sentinelLocalLimitScenario, sentinelRedisLimitScenario];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name);

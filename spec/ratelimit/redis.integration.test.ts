@@ -3,7 +3,7 @@
 // redis-server processes where Docker is absent. The backend is in the describe names.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
-import { createRedisLimiterStore } from '../../src/ratelimit/redis-store.ts';
+import { TIMEOUTS_TO_TRIP, createRedisLimiterStore } from '../../src/ratelimit/redis-store.ts';
 import type { RedisLimit, RedisLimiterStore, RedisStoreOptions } from '../../src/ratelimit/redis-store.ts';
 import type { Decision } from '../../src/ratelimit/types.ts';
 import { redisBackend, startRedis, startRedisCluster } from '../helpers/containers.ts';
@@ -198,17 +198,39 @@ describe(`Redis failure and recovery (${backend})`, () => {
     expect((await s.consume('k', 0)).source).toBe('redis');
     redis.freeze();
     try {
-      const d = await s.consume('k', 0);
-      expect(d.source).toBe('fallback-local');
-      expect(d.allowed).toBe(true);
-      expect(s.stats().redisTimeouts).toBe(1);
+      // each timed-out decision is the fallback's; the TIMEOUTS_TO_TRIP-th in a row switches the store
+      for (let i = 1; i <= TIMEOUTS_TO_TRIP; i++) {
+        const d = await s.consume('k', 0);
+        expect(d.source).toBe('fallback-local');
+        expect(d.allowed).toBe(true);
+        expect(s.stats().redisTimeouts).toBe(i);
+        expect(s.stats().fallbackActive).toBe(i === TIMEOUTS_TO_TRIP);
+      }
       // later decisions do not wait on Redis at all
       for (let i = 0; i < 10; i++) expect((await s.consume('k', 0)).source).toBe('fallback-local');
-      expect(s.stats().redisTimeouts).toBe(1);
+      expect(s.stats().redisTimeouts).toBe(TIMEOUTS_TO_TRIP);
     } finally {
       redis.thaw();
     }
     await vi.waitFor(async () => expect((await s.consume('k', 0)).source).toBe('redis'), { timeout: 15_000, interval: 50 });
+  });
+
+  it('timeouts switch to the fallback only when they come in a row: a success in between resets the count', async () => {
+    const s = await store({ filterId: 'lag', onRedisFailure: 'fallback-to-local', ...common(), redisTimeoutMs: 200 });
+    const slowCalls = async (n: number): Promise<void> => {
+      redis.freeze();
+      try {
+        for (let i = 0; i < n; i++) expect((await s.consume('k', 0)).source).toBe('fallback-local');
+      } finally {
+        redis.thaw();
+      }
+    };
+    await slowCalls(TIMEOUTS_TO_TRIP - 1);
+    expect(s.stats().fallbackActive).toBe(false);
+    await vi.waitFor(async () => expect((await s.consume('k', 0)).source).toBe('redis'), { timeout: 15_000, interval: 50 });
+    await slowCalls(TIMEOUTS_TO_TRIP - 1);
+    expect(s.stats().fallbackActive).toBe(false);
+    expect(s.stats().redisTimeouts).toBe(2 * (TIMEOUTS_TO_TRIP - 1));
   });
 
   it('starting with Redis down never throws: fallback first, Redis once it appears', async () => {

@@ -6,9 +6,10 @@
 // both runs it on the node owning the key and caches it there again).
 //
 // Failure handling: every call is bounded by `redisTimeoutMs` (ioredis command timeout, no offline
-// queue, no per-request retries, plus a deadline of our own). On the first error or timeout the
-// store marks Redis unhealthy and stops sending requests to it: decisions come from the configured
-// fallback at once, and a single background PING probe runs every `probeIntervalMs`. When a probe
+// queue, no per-request retries, plus a deadline of our own). A failed call gets the fallback's
+// decision. On the first error, or the TIMEOUTS_TO_TRIP-th timeout in a row, the store marks Redis
+// unhealthy and stops sending requests to it: decisions come from the configured fallback at once,
+// and a single background PING probe runs every `probeIntervalMs`. When a probe
 // succeeds the store goes back to Redis; there is no per-request reconnect storm.
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -89,6 +90,9 @@ export interface RedisStoreStats {
   readonly lastRedisLatencyMs: number;
 }
 
+/** Consecutive timed-out decisions that switch the store to its fallback (errors switch at once). */
+export const TIMEOUTS_TO_TRIP = 3;
+
 class DeadlineError extends Error {
   constructor(timeoutMs: number) {
     super(`redis call exceeded ${timeoutMs} ms`);
@@ -136,6 +140,7 @@ export class RedisLimiterStore implements LimiterStore {
   #memberPrefix = randomBytes(6).toString('base64url');
   #memberSeq = 0;
   #healthy = true;
+  #timeoutsInRow = 0;
   #probeTimer: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
   #stats = { redisDecisions: 0, fallbackDecisions: 0, redisErrors: 0, redisTimeouts: 0, scriptReloads: 0, probes: 0, recoveries: 0, lastRedisLatencyMs: 0 };
@@ -251,7 +256,7 @@ export class RedisLimiterStore implements LimiterStore {
         reply = await this.#bounded(client.eval(this.#script.source, 1, redisKey, ...args));
       }
     } catch (error) {
-      this.#markUnhealthy(error);
+      this.#markUnhealthy(error, true);
       return this.#fallbackDecision(key, now, cost);
     }
     const decision = this.#parse(reply);
@@ -260,6 +265,7 @@ export class RedisLimiterStore implements LimiterStore {
       return this.#fallbackDecision(key, now, cost);
     }
     this.#stats.redisDecisions++;
+    this.#timeoutsInRow = 0;
     const latencyMs = performance.now() - started;
     this.#stats.lastRedisLatencyMs = latencyMs;
     if (this.#observeLatencyMs !== null) this.#observeLatencyMs(latencyMs);
@@ -290,11 +296,19 @@ export class RedisLimiterStore implements LimiterStore {
     });
   }
 
-  #markUnhealthy(error: unknown): void {
+  /**
+   * Counts a failure and switches to the fallback. A decision that timed out switches only when it
+   * is the TIMEOUTS_TO_TRIP-th in a row (a success resets the count): one reply delayed by
+   * event-loop lag on a busy proxy must not send every request to the fallback for a probe
+   * interval. Errors (refused, reset, not connected) switch at once.
+   */
+  #markUnhealthy(error: unknown, tolerateTimeout = false): void {
     const timeout = isTimeout(error);
     if (timeout) this.#stats.redisTimeouts++;
     else this.#stats.redisErrors++;
     if (this.#onRedisError !== null) this.#onRedisError(timeout ? 'timeout' : 'error');
+    if (timeout && tolerateTimeout && ++this.#timeoutsInRow < TIMEOUTS_TO_TRIP) return;
+    this.#timeoutsInRow = 0;
     if (!this.#healthy || this.#closed) return;
     this.#healthy = false;
     this.#scheduleProbe();
