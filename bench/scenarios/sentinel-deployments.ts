@@ -3,13 +3,11 @@
 // deployment and its instances come from a static store through the warm lookup caches, and the
 // one running instance is the backend. Compared with `sentinel` (a plain upstream route) in the
 // same run, it prices the routing decision, the header rewriting and the instance pool lookup.
-import { existsSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { REPO_ROOT, nodeBin } from '../lib/env.ts';
-import { LOOPBACK, startListeningProcess } from './common.ts';
+import { existsSync } from 'node:fs';
+import { LOOPBACK } from './common.ts';
+import { SENTINEL_CLI as CLI, startSentinelProcess } from './sentinel.ts';
 import type { BackendAddress, Scenario } from './types.ts';
 
-const CLI = path.join(REPO_ROOT, 'bin', 'sentinel.js');
 export const BENCH_DEPLOYMENT_ID = 'd_bench';
 
 /** One listener, one catch-all deployments route, a static store with one deployment; metrics and access log off. */
@@ -38,15 +36,7 @@ export const sentinelDeploymentsScenario: Scenario = {
   description: 'Sentinel, one process, deployment routing by X-Deployment-Id (static store, warm caches, one instance = the backend)',
   unavailableReason: () => (existsSync(CLI) ? null : `${CLI} not found`),
   start: async (ctx) => {
-    const conf = path.join(ctx.tmpDir, 'sentinel-deployments.kdl');
-    const running = await startListeningProcess(
-      'sentinel-deployments',
-      (port) => {
-        writeFileSync(conf, deploymentsBenchConfig(port, ctx.backend));
-        return [...ctx.pinning.proxy, nodeBin(), CLI, 'run', '-c', conf];
-      },
-      { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
-    );
+    const running = await startSentinelProcess('sentinel-deployments', ctx, { config: (port) => deploymentsBenchConfig(port, ctx.backend) });
     return { ...running, requestHeaders: { 'x-deployment-id': BENCH_DEPLOYMENT_ID } };
   },
 };

@@ -8,34 +8,28 @@
 //     that cannot keep up shows as errors (503) rather than as a faster local fallback.
 // Both key on client-ip: wrk connects from one address, so every request hits one key (in Redis,
 // one hot key: the worst case for a single Redis core).
-import { existsSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { REPO_ROOT, nodeBin, which } from '../lib/env.ts';
+import { existsSync } from 'node:fs';
+import { which } from '../lib/env.ts';
 import { freePort, spawnTracked, waitForPort } from '../lib/procs.ts';
-import { LOOPBACK, startListeningProcess } from './common.ts';
-import { sentinelBenchConfig } from './sentinel.ts';
+import { LOOPBACK } from './common.ts';
+import { SENTINEL_CLI as CLI, sentinelBenchConfig, startSentinelProcess } from './sentinel.ts';
 import type { BackendAddress, Scenario, ScenarioContext } from './types.ts';
 
-const CLI = path.join(REPO_ROOT, 'bin', 'sentinel.js');
 const NEVER = 1_000_000_000;
 
 /** The bench config with a rate-limit filter on the catch-all route. */
 export function rateLimitBenchConfig(port: number, backend: BackendAddress, filter: string): string {
-  return sentinelBenchConfig(port, backend)
-    .replace('matches { path-prefix "/" }; upstream "backend"', 'matches { path-prefix "/" }; filters "rl"; upstream "backend"')
+  const route = 'matches { path-prefix "/" }; upstream "backend"';
+  const base = sentinelBenchConfig(port, backend);
+  // An unused filter is valid config: never measure "no limit" under a rate-limit scenario's name.
+  if (!base.includes(route)) throw new Error('sentinelBenchConfig changed: attach the rate-limit filter to its route here');
+  return base
+    .replace(route, 'matches { path-prefix "/" }; filters "rl"; upstream "backend"')
     .concat(`filters { filter "rl" { type "rate-limit"; max-rps ${NEVER}; burst ${NEVER}; key "client-ip"; ${filter} } }\n`);
 }
 
 function startSentinelWith(name: string, ctx: ScenarioContext, filter: string) {
-  const conf = path.join(ctx.tmpDir, `${name}.kdl`);
-  return startListeningProcess(
-    name,
-    (port) => {
-      writeFileSync(conf, rateLimitBenchConfig(port, ctx.backend, filter));
-      return [...ctx.pinning.proxy, nodeBin(), CLI, 'run', '-c', conf];
-    },
-    { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
-  );
+  return startSentinelProcess(name, ctx, { config: (port) => rateLimitBenchConfig(port, ctx.backend, filter) });
 }
 
 export const sentinelLocalLimitScenario: Scenario = {

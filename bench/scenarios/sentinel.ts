@@ -44,31 +44,24 @@ export function sentinelPoolScenario(algorithm: string): Scenario {
     name: algorithm,
     description: `Sentinel, one process, ${algorithm} over a pool of three targets`,
     unavailableReason: () => (existsSync(CLI) ? null : `${CLI} not found`),
-    start: (ctx) => {
-      const conf = path.join(ctx.tmpDir, 'sentinel-pool.kdl');
-      return startListeningProcess(
-        `sentinel-${algorithm}`,
-        (port) => {
-          writeFileSync(conf, sentinelPoolConfig(port, ctx.backends, algorithm));
-          return [...ctx.pinning.proxy, nodeBin(), CLI, 'run', '-c', conf];
-        },
-        { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
-      );
-    },
+    start: (ctx) => startSentinelProcess(`sentinel-${algorithm}`, ctx, { config: (port) => sentinelPoolConfig(port, ctx.backends, algorithm) }),
   };
 }
 
-/** Starts `bin/sentinel.js` on a free port with the bench config (pinned to the proxy CPU unless `pinned` is false). */
+/**
+ * Starts `bin/sentinel.js` on a free port (pinned to the proxy CPU unless `pinned` is false) with the
+ * bench config, or with `config(port)` when given (`workers` and `observability` then do not apply).
+ */
 export function startSentinelProcess(
   name: string,
   ctx: ScenarioContext,
-  opts: { readonly workers?: number; readonly pinned?: boolean; readonly observability?: string } = {},
+  opts: { readonly workers?: number; readonly pinned?: boolean; readonly observability?: string; readonly config?: (port: number) => string } = {},
 ): Promise<RunningScenario> {
   const conf = path.join(ctx.tmpDir, `${name}.kdl`);
   return startListeningProcess(
     name,
     (port) => {
-      writeFileSync(conf, sentinelBenchConfig(port, ctx.backend, opts.workers ?? 1, opts.observability));
+      writeFileSync(conf, opts.config !== undefined ? opts.config(port) : sentinelBenchConfig(port, ctx.backend, opts.workers ?? 1, opts.observability));
       return [...(opts.pinned === false ? [] : ctx.pinning.proxy), nodeBin(), CLI, 'run', '-c', conf];
     },
     { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
