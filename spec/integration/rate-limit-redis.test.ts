@@ -6,6 +6,7 @@
 // Real processes: the CLI (spec/helpers/sentinel-process.ts), redis-server on ephemeral ports
 // (spec/helpers/redis.ts, redis-cluster.ts), a loopback upstream.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'node:http';
 import { Pool } from 'undici';
 import { Redis } from 'ioredis';
 import { TIMEOUTS_TO_TRIP } from '../../src/ratelimit/redis-store.ts';
@@ -30,8 +31,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function sentinelConfig(filter: string): string {
+function sentinelConfig(filter: string, system = ''): string {
   return `
+${system}
 listeners { listener "main" { address "127.0.0.1:0" } }
 routes { route "app" { matches { path-prefix "/" }; filters "rl"; upstream "app" } }
 upstreams { upstream "app" { target "${upstream.address}"; timeouts { request-secs 2 } } }
@@ -40,8 +42,8 @@ observability { metrics { enabled #true; address "127.0.0.1:0" }; logging { leve
 `;
 }
 
-async function startSentinels(n: number, filter: string): Promise<SentinelProcess[]> {
-  const procs = await Promise.all(Array.from({ length: n }, () => startSentinel(sentinelConfig(filter), { listeners: ['main'], metrics: true })));
+async function startSentinels(n: number, filter: string, system = ''): Promise<SentinelProcess[]> {
+  const procs = await Promise.all(Array.from({ length: n }, () => startSentinel(sentinelConfig(filter, system), { listeners: ['main'], metrics: true })));
   for (const p of procs) cleanups.push(() => p.stop());
   return procs;
 }
@@ -246,4 +248,36 @@ describe('Redis failure mid-run (fallback-to-local)', () => {
     expect(within(back.byStatus.get(200) ?? 0, global, 0.15)).toBe(true);
     expect(await metricSum(procs, 'sentinel_ratelimit_decisions_total', { source: 'redis' })).toBe(before + back.sent);
   }, 180_000);
+});
+
+/** One request on a fresh connection (the cluster primary deals connections to workers in turn). */
+function freshGet(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('two workers (worker-threads 2)', () => {
+  it('local: each worker has its own buckets (up to 2 × burst); redis: one limit for both workers', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const burst = 4;
+    const limit = `max-rps 0.01; burst ${burst}`;
+    const [local] = await startSentinels(1, limit, 'system { worker-threads 2 }');
+    const [shared] = await startSentinels(1, `${limit}; backend "redis"; redis-url "${redis.url}"; redis-timeout-ms 500`, 'system { worker-threads 2 }');
+    const admitted = async (p: SentinelProcess): Promise<number> => {
+      let n = 0;
+      for (let i = 0; i < 4 * burst; i++) if ((await freshGet(p.ports.get('main') as number)) === 200) n++;
+      return n;
+    };
+    const localAdmitted = await admitted(local!);
+    expect(localAdmitted).toBeGreaterThan(burst);
+    expect(localAdmitted).toBeLessThanOrEqual(2 * burst);
+    expect(await admitted(shared!)).toBe(burst);
+  }, 120_000);
 });
