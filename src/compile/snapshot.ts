@@ -211,9 +211,12 @@ function build(cc: CompileContext, hash: string, generation: number, acquired: s
       config: l,
       router: compileRouter(config.routes, l.defaultRoute),
       websocket,
+      // Only rate-limit filters (the loader checks it); they have no onComplete hook, which
+      // finalize runs for the route's filters only.
       filters: l.rateLimit.map((id) => {
         const f = filters.get(id);
         if (f === undefined) throw new Error(`listener "${l.id}" names unknown filter "${id}"`);
+        if (f.onComplete !== undefined) throw new Error(`listener "${l.id}": filter "${id}" has a completion hook, which listener filters do not run`);
         return f;
       }),
     });
