@@ -247,6 +247,11 @@ describe('Redis failure mid-run (fallback-to-local)', () => {
     expect(back.failures).toEqual([]);
     expect(within(back.byStatus.get(200) ?? 0, global, 0.15)).toBe(true);
     expect(await metricSum(procs, 'sentinel_ratelimit_decisions_total', { source: 'redis' })).toBe(before + back.sent);
+    // each switch is logged once per process: frozen, recovered, stopped, recovered
+    for (const p of procs) {
+      expect(p.stderr().split('\n').filter((l) => l.includes('rate-limit: Redis unavailable, deciding without it'))).toHaveLength(2);
+      expect(p.stderr().split('\n').filter((l) => l.includes('rate-limit: Redis is back, limits are global again'))).toHaveLength(2);
+    }
   }, 180_000);
 });
 

@@ -261,5 +261,8 @@ describe('redis backend with Redis unreachable', () => {
     expect(await metricValue(proxy, 'sentinel_ratelimit_fallback_active', { filter: 'closed' })).toBe(1);
     expect(await metricValue(proxy, 'sentinel_ratelimit_fallback_active', { filter: 'open' })).toBe(1);
     expect(await metricValue(proxy, 'sentinel_ratelimit_redis_errors_total', { filter: 'closed', kind: 'error' })).toBe(1);
+    // one log line per filter when it switches, never one per request
+    const switched = logs.filter((l) => l.msg === 'rate-limit: Redis unavailable, deciding without it');
+    expect(switched.map((l) => [l.filter, l.on_redis_failure]).sort()).toEqual([['closed', 'closed'], ['open', 'open']]);
   });
 });

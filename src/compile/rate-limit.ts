@@ -13,6 +13,7 @@ import type { LimiterStore } from '../ratelimit/types.ts';
 import { RateLimitFilter, rateLimitMetrics } from '../pipeline/rate-limit.ts';
 import type { FilterMetrics, LimiterGaugeSource, RateLimitMetrics } from '../pipeline/rate-limit.ts';
 import type { Resource } from '../runtime/registry.ts';
+import type { Logger } from '../observability/log.ts';
 import type { CompileContext } from './context.ts';
 
 /** A limiter store as a registry resource: it reports its gauges while alive. */
@@ -70,7 +71,7 @@ function identity(f: RateLimitFilterConfig): string {
   return `limiter|${f.backend}|${createHash('sha256').update(JSON.stringify(defining)).digest('hex')}`;
 }
 
-function createStore(f: RateLimitFilterConfig, fm: FilterMetrics): TokenBucketStore | RedisLimiterStore {
+function createStore(f: RateLimitFilterConfig, fm: FilterMetrics, logger: Logger | null): TokenBucketStore | RedisLimiterStore {
   const onEvict = (): void => fm.eviction.inc();
   if (f.backend === 'local') {
     if (f.limit.algorithm !== 'token-bucket') throw new Error(`filter "${f.id}": sliding-log needs backend redis (the config loader should have rejected it)`);
@@ -92,6 +93,11 @@ function createStore(f: RateLimitFilterConfig, fm: FilterMetrics): TokenBucketSt
     onRedisError: (kind) => (kind === 'timeout' ? fm.redisTimeout : fm.redisError).inc(),
     onScriptReload: () => fm.scriptReload.inc(),
     onFallbackEvict: onEvict,
+    // One line per switch, never per request: the operator sees when limiting stopped being global.
+    onHealthChange: logger === null ? undefined : (healthy, error) => {
+      if (healthy) logger.info({ filter: f.id }, 'rate-limit: Redis is back, limits are global again');
+      else logger.warn({ filter: f.id, on_redis_failure: r.onFailure, error: error?.message }, 'rate-limit: Redis unavailable, deciding without it');
+    },
   });
 }
 
@@ -102,7 +108,7 @@ function policyName(id: string): string {
 
 export function compileRateLimitFilter(f: RateLimitFilterConfig, cc: CompileContext): RateLimitFilter {
   const fm = rateLimitMetrics(cc.metrics).filter(f.id);
-  const resource = cc.acquire(identity(f), () => new LimiterResource(f.id, createStore(f, fm), rateLimitMetrics(cc.metrics)));
+  const resource = cc.acquire(identity(f), () => new LimiterResource(f.id, createStore(f, fm, cc.logger), rateLimitMetrics(cc.metrics)));
   const l = f.limit;
   const headers = compileRateLimitHeaders({
     name: policyName(f.id),

@@ -74,6 +74,8 @@ export interface RedisStoreOptions {
   readonly onScriptReload?: () => void;
   /** Called when the local fallback store evicts a key (max keys reached). */
   readonly onFallbackEvict?: () => void;
+  /** Called when the store switches to its fallback (with the failure) and back to Redis (null). */
+  readonly onHealthChange?: (healthy: boolean, error: Error | null) => void;
 }
 
 export interface RedisStoreStats {
@@ -130,6 +132,7 @@ export class RedisLimiterStore implements LimiterStore {
   #onRedisError: ((kind: 'error' | 'timeout') => void) | null;
   #onScriptReload: (() => void) | null;
   #onFallbackEvict: (() => void) | null;
+  #onHealthChange: ((healthy: boolean, error: Error | null) => void) | null;
   #limitValue: number;
   #callerTime: boolean;
   #fallback: TokenBucketStore | null = null;
@@ -160,6 +163,7 @@ export class RedisLimiterStore implements LimiterStore {
     this.#onRedisError = options.onRedisError ?? null;
     this.#onScriptReload = options.onScriptReload ?? null;
     this.#onFallbackEvict = options.onFallbackEvict ?? null;
+    this.#onHealthChange = options.onHealthChange ?? null;
     this.#minKeyTtl = String(Math.max(0, Math.ceil(options.minKeyTtlMs ?? 0)));
     // The user key is the hash tag: a key's commands share one slot, and keys spread over slots.
     this.#keyPrefix = `${prefix}${options.filterId}:`;
@@ -311,6 +315,7 @@ export class RedisLimiterStore implements LimiterStore {
     this.#timeoutsInRow = 0;
     if (!this.#healthy || this.#closed) return;
     this.#healthy = false;
+    if (this.#onHealthChange !== null) this.#onHealthChange(false, error instanceof Error ? error : new Error(String(error)));
     this.#scheduleProbe();
   }
 
@@ -344,6 +349,7 @@ export class RedisLimiterStore implements LimiterStore {
     if (this.#closed) return;
     this.#healthy = true;
     this.#stats.recoveries++;
+    if (this.#onHealthChange !== null) this.#onHealthChange(true, null);
   }
 
   #fallbackDecision(key: string, now: number, cost: number): Decision {
