@@ -5,11 +5,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfigText } from '../../src/config/load.ts';
 import { configHash } from '../../src/config/hash.ts';
 import type { Config } from '../../src/config/types.ts';
+import { Logs } from '../../src/observability/log.ts';
 import { startProxy } from '../../src/server/proxy-server.ts';
 import type { RunningProxy } from '../../src/server/proxy-server.ts';
 import { startUpstream } from '../helpers/upstream.ts';
@@ -27,8 +31,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await upstream.close();
 });
+const cleanupDirs: string[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((p) => p.shutdown()));
+  for (const d of cleanupDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 function load(text: string): Config {
@@ -49,7 +55,16 @@ observability { metrics { enabled #false }; logging { level "info"; access-log {
 `;
 }
 
-interface Started { proxy: RunningProxy; port: number; logs: Record<string, unknown>[] }
+interface Started {
+  proxy: RunningProxy;
+  port: number;
+  /** The process log's records. */
+  logs: Record<string, unknown>[];
+  /** The audit log's records (its own file), as written so far. */
+  audits(): Record<string, unknown>[];
+  /** A config for reloading this proxy (the same audit log: changing it needs a restart). */
+  config(text: string): Config;
+}
 
 async function start(text: string): Promise<Started> {
   const logs: Record<string, unknown>[] = [];
@@ -59,10 +74,25 @@ async function start(text: string): Promise<Started> {
       done();
     },
   });
-  const config = load(text);
-  const proxy = await startProxy({ config, configHash: configHash(config), version: 'test', logger: pino({ level: 'info' }, sink) });
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-rl-'));
+  const auditFile = join(dir, 'audit.log');
+  const withAudit = (t: string): Config => load(t.replace('access-log { enabled #false }', `access-log { enabled #false }; audit-log { file "${auditFile}" }`));
+  const config = withAudit(text);
+  const proxy = await startProxy({ config, configHash: configHash(config), version: 'test', logger: pino({ level: 'info' }, sink), logs: new Logs('silent') });
   running.push(proxy);
-  return { proxy, port: proxy.listeners[0]!.port, logs };
+  cleanupDirs.push(dir);
+  const audits = (): Record<string, unknown>[] => {
+    let text = '';
+    try { text = readFileSync(auditFile, 'utf8'); } catch { /* not written yet */ }
+    return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.component === 'rate-limit');
+  };
+  return { proxy, port: proxy.listeners[0]!.port, logs, audits, config: withAudit };
+}
+
+/** The rate-limit audit records once `n` of them are written (the audit file is written asynchronously). */
+async function auditsOf(s: Started, n: number): Promise<Record<string, unknown>[]> {
+  await expect.poll(() => s.audits().length, { timeout: 5000 }).toBe(n);
+  return s.audits();
 }
 
 function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
@@ -89,12 +119,11 @@ async function metricValue(proxy: RunningProxy, name: string, labels: Record<str
   return v === undefined ? 0 : Number(v.value);
 }
 
-const audits = (logs: Record<string, unknown>[]) => logs.filter((l) => l.audit === true && l.component === 'rate-limit');
-
 describe('reject', () => {
   it('admits the burst, then answers 429 with Retry-After, RateLimit headers, the X-RateLimit trio, the configured message; audits and counts each', async () => {
     // 0.01 token/s: no refill during the test, so the burst is the exact quota
-    const { proxy, port, logs } = await start(configText('filter "rl" { type "rate-limit"; max-rps 0.01; burst 3; legacy-headers #true; message "Slow down." }'));
+    const started = await start(configText('filter "rl" { type "rate-limit"; max-rps 0.01; burst 3; legacy-headers #true; message "Slow down." }'));
+    const { proxy, port } = started;
     expect(await sequential(port, '/app', 3)).toEqual([200, 200, 200]);
     const r = await get(port, '/app');
     expect(r.status).toBe(429);
@@ -106,8 +135,7 @@ describe('reject', () => {
     expect(r.headers['x-ratelimit-limit']).toBe('3');
     expect(r.headers['x-ratelimit-remaining']).toBe('0');
     expect(upstream.seen.filter((s) => s.url === '/app').length).toBeGreaterThanOrEqual(3);
-    const a = audits(logs);
-    expect(a).toHaveLength(1);
+    const a = await auditsOf(started, 1);
     expect(a[0]).toMatchObject({ action: 'reject', decided_by: 'rl', status: 429, route: 'app', client_ip: '127.0.0.1', request_id: r.headers['x-request-id'] });
     expect(await metricValue(proxy, 'sentinel_ratelimit_decisions_total', { filter: 'rl', outcome: 'allowed', source: 'local' })).toBe(3);
     expect(await metricValue(proxy, 'sentinel_ratelimit_decisions_total', { filter: 'rl', outcome: 'rejected', source: 'local' })).toBe(1);
@@ -170,18 +198,20 @@ describe('delay', () => {
   });
 
   it('bounded queue: beyond max-delayed-requests waiting, requests are rejected at once (and audited)', async () => {
-    const { proxy, port, logs } = await start(configText('filter "rl" { type "rate-limit"; max-rps 4; burst 1; on-limit "delay"; max-delay-ms 10000; max-delayed-requests 2 }'));
+    const started = await start(configText('filter "rl" { type "rate-limit"; max-rps 4; burst 1; on-limit "delay"; max-delay-ms 10000; max-delayed-requests 2 }'));
+    const { proxy, port } = started;
     const statuses = await Promise.all([0, 1, 2, 3, 4, 5].map(() => get(port, '/app').then((r) => r.status)));
     expect(statuses.filter((s) => s === 200)).toHaveLength(3);
     expect(statuses.filter((s) => s === 429)).toHaveLength(3);
-    expect(audits(logs).map((a) => a.reason)).toEqual(['limit exceeded (delay queue full)', 'limit exceeded (delay queue full)', 'limit exceeded (delay queue full)']);
+    expect((await auditsOf(started, 3)).map((a) => a.reason)).toEqual(['limit exceeded (delay queue full)', 'limit exceeded (delay queue full)', 'limit exceeded (delay queue full)']);
     expect(await metricValue(proxy, 'sentinel_ratelimit_delayed_requests', { filter: 'rl' })).toBe(0);
   });
 
   it('bounded wait: a request that would wait longer than max-delay-ms is rejected without waiting', async () => {
-    const { port, logs } = await start(configText('filter "rl" { type "rate-limit"; max-rps 0.1; burst 1; on-limit "delay"; max-delay-ms 200 }'));
+    const started = await start(configText('filter "rl" { type "rate-limit"; max-rps 0.1; burst 1; on-limit "delay"; max-delay-ms 200 }'));
+    const { port } = started;
     expect(await sequential(port, '/app', 2)).toEqual([200, 429]);
-    expect(audits(logs)[0]).toMatchObject({ action: 'reject', reason: 'limit exceeded (wait above max-delay-ms)' });
+    expect((await auditsOf(started, 1))[0]).toMatchObject({ action: 'reject', reason: 'limit exceeded (wait above max-delay-ms)' });
   });
 
   it('a client that leaves while delayed frees its slot and is never admitted', async () => {
@@ -205,10 +235,10 @@ describe('delay', () => {
 
 describe('log-only', () => {
   it('lets every request through, audits and counts those over the limit', async () => {
-    const { proxy, port, logs } = await start(configText('filter "rl" { type "rate-limit"; max-rps 0.01; burst 2; on-limit "log-only" }'));
+    const started = await start(configText('filter "rl" { type "rate-limit"; max-rps 0.01; burst 2; on-limit "log-only" }'));
+    const { proxy, port } = started;
     expect(await sequential(port, '/app', 5)).toEqual([200, 200, 200, 200, 200]);
-    const a = audits(logs);
-    expect(a).toHaveLength(3);
+    const a = await auditsOf(started, 3);
     expect(a.every((x) => x.action === 'log-only' && x.decided_by === 'rl')).toBe(true);
     expect(await metricValue(proxy, 'sentinel_ratelimit_decisions_total', { filter: 'rl', outcome: 'log-only', source: 'local' })).toBe(3);
   });
@@ -233,13 +263,14 @@ describe('listener global limit', () => {
 describe('reload', () => {
   it('an unchanged filter keeps its counters across a reload; a changed limit starts a fresh store', async () => {
     const base = 'filter "rl" { type "rate-limit"; max-rps 0.01; burst 2 }';
-    const { proxy, port } = await start(configText(base));
+    const started = await start(configText(base));
+    const { proxy, port } = started;
     expect(await sequential(port, '/app', 3)).toEqual([200, 200, 429]);
     // same filter, another route added: the limiter store is the same registry entry
-    const same = load(configText(base).replace('routes {', 'routes {\n  route "other" { matches { path "/other" }; builtin-handler "health" }'));
+    const same = started.config(configText(base).replace('routes {', 'routes {\n  route "other" { matches { path "/other" }; builtin-handler "health" }'));
     expect((await proxy.reload(same, configHash(same))).result).toBe('applied');
     expect((await get(port, '/app')).status).toBe(429);
-    const changed = load(configText('filter "rl" { type "rate-limit"; max-rps 0.01; burst 3 }'));
+    const changed = started.config(configText('filter "rl" { type "rate-limit"; max-rps 0.01; burst 3 }'));
     expect((await proxy.reload(changed, configHash(changed))).result).toBe('applied');
     expect(await sequential(port, '/app', 4)).toEqual([200, 200, 200, 429]);
   });
@@ -249,14 +280,15 @@ describe('redis backend with Redis unreachable', () => {
   it('on-redis-failure "closed": 503 RATE_LIMITER_UNAVAILABLE with Retry-After, audited; "open": admitted; the fallback gauge is 1', async () => {
     const port0 = await closedPort();
     const redis = `backend "redis"; redis-url "redis://127.0.0.1:${port0}"; redis-timeout-ms 100; redis-probe-interval-ms 60000`;
-    const { proxy, port, logs } = await start(configText(`
+    const started = await start(configText(`
       filter "closed" { type "rate-limit"; max-rps 100; ${redis}; on-redis-failure "closed" }
       filter "open" { type "rate-limit"; max-rps 100; ${redis}; on-redis-failure "open" }`, { routeFilters: 'filters "open" "closed"' }));
+    const { proxy, port, logs } = started;
     const r = await get(port, '/app');
     expect(r.status).toBe(503);
     expect(JSON.parse(r.body).error.code).toBe('RATE_LIMITER_UNAVAILABLE');
     expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(audits(logs)).toEqual([expect.objectContaining({ action: 'reject', decided_by: 'closed', source: 'fallback-closed', status: 503 })]);
+    expect(await auditsOf(started, 1)).toEqual([expect.objectContaining({ action: 'reject', decided_by: 'closed', source: 'fallback-closed', status: 503 })]);
     expect(await metricValue(proxy, 'sentinel_ratelimit_decisions_total', { filter: 'open', outcome: 'allowed', source: 'fallback-open' })).toBe(1);
     expect(await metricValue(proxy, 'sentinel_ratelimit_fallback_active', { filter: 'closed' })).toBe(1);
     expect(await metricValue(proxy, 'sentinel_ratelimit_fallback_active', { filter: 'open' })).toBe(1);
