@@ -9,7 +9,7 @@
 // one frame per chunk and 64 frames per chunk).
 import { FrameDecoder, decodeFrame, encodeFrame } from '../../src/protocol/codec.ts';
 import type { WireMessage } from '../../src/protocol/types.ts';
-import { fmtOps, measure, readBaseline, vsBaseline, writeBaseline } from './lib.ts';
+import { runCases } from './lib.ts';
 
 const HEADERS: Record<string, string[]> = {
   host: ['app.example.com'], 'user-agent': ['Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/130.0'],
@@ -57,7 +57,6 @@ function frame(m: WireMessage): Buffer {
 }
 
 function main(): void {
-  const write = !process.argv.includes('--no-write');
   const reqFrame = frame(REQUEST);
   const resFrame = frame(RESPONSE);
   const batch64 = Buffer.concat(Array.from({ length: 64 }, () => resFrame));
@@ -75,15 +74,11 @@ function main(): void {
     'decode-agent-response': () => decodeAll(resFrame),
     'decode-64-responses-one-chunk': () => decodeAll(batch64),
   };
-  const baseline = readBaseline('codec');
-  const results: Record<string, { opsPerSec: number; frameBytes?: number }> = {};
-  console.log(`codec: node ${process.version}; request-headers frame ${reqFrame.length} B, agent-response frame ${resFrame.length} B`);
-  for (const [name, fn] of Object.entries(cases)) {
-    const ops = measure(fn, 400, 5);
-    results[name] = { opsPerSec: Math.round(ops) };
-    console.log(`${name.padEnd(30)} ${fmtOps(ops)} ops/s  ${vsBaseline(baseline, name, 'opsPerSec', ops)}`);
-  }
-  if (write) console.log(`wrote ${writeBaseline('codec', { requestHeadersFrameBytes: reqFrame.length, agentResponseFrameBytes: resFrame.length }, results)}`);
+  runCases('codec', cases, {
+    header: `codec: node ${process.version}; request-headers frame ${reqFrame.length} B, agent-response frame ${resFrame.length} B`,
+    extra: { requestHeadersFrameBytes: reqFrame.length, agentResponseFrameBytes: resFrame.length },
+    width: 30,
+  });
 }
 
 main();

@@ -11,7 +11,7 @@ import { filterHeaders } from '../../src/core/headers.ts';
 import type { HeaderCollector } from '../../src/core/headers.ts';
 import { applyHeaderOps } from '../../src/pipeline/header-ops.ts';
 import type { HeaderOp } from '../../src/pipeline/header-ops.ts';
-import { fmtOps, measure, readBaseline, vsBaseline, writeBaseline } from './lib.ts';
+import { runCases } from './lib.ts';
 
 const BROWSER = [
   'Host', 'app.example.com', 'User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/130.0',
@@ -42,17 +42,4 @@ const cases: Record<string, () => number> = {
   'route-rules-5': () => applyHeaderOps(RESPONSE.slice(0, 8), RULES).length,
 };
 
-function main(): void {
-  const write = !process.argv.includes('--no-write');
-  const baseline = readBaseline('headers');
-  const results: Record<string, { opsPerSec: number }> = {};
-  console.log(`headers: node ${process.version}`);
-  for (const [name, fn] of Object.entries(cases)) {
-    const ops = measure(fn, 400, 5);
-    results[name] = { opsPerSec: Math.round(ops) };
-    console.log(`${name.padEnd(26)} ${fmtOps(ops)} ops/s  ${vsBaseline(baseline, name, 'opsPerSec', ops)}`);
-  }
-  if (write) console.log(`wrote ${writeBaseline('headers', {}, results)}`);
-}
-
-main();
+runCases('headers', cases);

@@ -66,3 +66,20 @@ export function vsBaseline(baseline: Record<string, Record<string, number>> | nu
   const b = baseline?.[caseName]?.[field];
   return typeof b === 'number' && b > 0 ? `×${(value / b).toFixed(2)} of baseline` : 'no baseline';
 }
+
+/**
+ * Measures every case (ops/s, median of 5 rounds of ~400 ms), prints each with its ratio to the
+ * committed baseline `name`, and writes the new baseline unless `--no-write` was given.
+ */
+export function runCases(name: string, cases: Record<string, () => number>, opts: { readonly header?: string; readonly extra?: Record<string, unknown>; readonly width?: number } = {}): void {
+  const write = !process.argv.includes('--no-write');
+  const baseline = readBaseline(name);
+  const results: Record<string, { opsPerSec: number }> = {};
+  console.log(opts.header ?? `${name}: node ${process.version}`);
+  for (const [caseName, fn] of Object.entries(cases)) {
+    const ops = measure(fn, 400, 5);
+    results[caseName] = { opsPerSec: Math.round(ops) };
+    console.log(`${caseName.padEnd(opts.width ?? 26)} ${fmtOps(ops)} ops/s  ${vsBaseline(baseline, caseName, 'opsPerSec', ops)}`);
+  }
+  if (write) console.log(`wrote ${writeBaseline(name, opts.extra ?? {}, results)}`);
+}

@@ -13,7 +13,7 @@ import type { Exchange } from '../../src/pipeline/exchange.ts';
 import { compileRateLimitHeaders } from '../../src/ratelimit/headers.ts';
 import { compileKeyExtractor } from '../../src/ratelimit/key.ts';
 import { TokenBucketStore } from '../../src/ratelimit/token-bucket.ts';
-import { fmtOps, measure, readBaseline, vsBaseline, writeBaseline } from './lib.ts';
+import { runCases } from './lib.ts';
 
 const NEVER = 1e9;
 const metrics = new Metrics({ processMetrics: false });
@@ -47,17 +47,4 @@ const cases: Record<string, () => number> = {
   'token-bucket-only': () => bucket.consume('203.0.113.7', performance.now()).remaining,
 };
 
-function main(): void {
-  const write = !process.argv.includes('--no-write');
-  const baseline = readBaseline('ratelimit');
-  const results: Record<string, { opsPerSec: number }> = {};
-  console.log(`ratelimit: node ${process.version}`);
-  for (const [name, fn] of Object.entries(cases)) {
-    const ops = measure(fn, 400, 5);
-    results[name] = { opsPerSec: Math.round(ops) };
-    console.log(`${name.padEnd(26)} ${fmtOps(ops)} ops/s  ${vsBaseline(baseline, name, 'opsPerSec', ops)}`);
-  }
-  if (write) console.log(`wrote ${writeBaseline('ratelimit', {}, results)}`);
-}
-
-main();
+runCases('ratelimit', cases);
