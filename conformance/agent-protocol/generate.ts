@@ -2,6 +2,7 @@
 // Review the diff: a changed .hex means the wire format changed.
 import { writeFileSync } from 'node:fs';
 import { encodeFrame } from '../../src/protocol/codec.ts';
+import { grpcDecode, grpcEncode } from './grpc-wire.ts';
 import { CASES, DECODE_ONLY, INVALID } from './cases.ts';
 
 const dir = new URL('./', import.meta.url);
@@ -31,5 +32,14 @@ for (const c of DECODE_ONLY) {
 for (const c of INVALID) {
   writeFileSync(new URL(`invalid/${c.name}.hex`, dir), `${c.hex}\n`);
   writeFileSync(new URL(`invalid/${c.name}.json`, dir), `${JSON.stringify({ error: c.code }, null, 2)}\n`);
+}
+// gRPC: the protobuf bytes of the same messages (ProcessStream ProxyToAgent / AgentToProxy), and
+// what they decode back to (the documented gRPC mapping differences, docs/agent-protocol.md §7).
+for (const c of CASES) {
+  const bytes = grpcEncode(c.message);
+  const back = grpcDecode(c.message.kind, bytes);
+  if (!back.ok || back.value === null) throw new Error(`${c.name}: gRPC round trip failed`);
+  writeFileSync(new URL(`grpc/${c.name}.hex`, dir), toHex(bytes));
+  writeFileSync(new URL(`grpc/${c.name}.json`, dir), `${JSON.stringify({ description: c.description, message: back.value }, null, 2)}\n`);
 }
 process.stdout.write(`wrote ${CASES.length + DECODE_ONLY.length} frames, ${INVALID.length} invalid\n`);

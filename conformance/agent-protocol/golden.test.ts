@@ -7,10 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/codec.ts';
 import type { WireMessage } from '../../src/protocol/types.ts';
 import { MESSAGE_CODES, MESSAGE_KINDS } from '../../src/protocol/types.ts';
+import { grpcDecode, grpcEncode } from './grpc-wire.ts';
 
 const dir = new URL('./', import.meta.url);
 const hex = (name: string): Buffer => Buffer.from(readFileSync(new URL(name, dir), 'utf8').replace(/\s+/g, ''), 'hex');
 const frames = readdirSync(new URL('frames/', dir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+const grpcFrames = readdirSync(new URL('grpc/', dir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
 const invalid = readdirSync(new URL('invalid/', dir)).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
 
 interface Golden {
@@ -45,6 +47,22 @@ describe('agent protocol golden frames', () => {
     it(`invalid/${name} is refused with ${error}`, () => {
       const r = new FrameDecoder().pushMessages(hex(`invalid/${name}.hex`));
       expect(r.ok ? 'accepted' : r.error.code).toBe(error);
+    });
+  }
+
+  // gRPC: the ProcessStream protobuf bytes of the same cases. Encoding the UDS message must give
+  // the bytes; decoding the bytes must give the recorded message (equal to the UDS one except for
+  // the documented mapping differences, docs/agent-protocol.md §7).
+  it('gRPC goldens exist for every UDS case', () => {
+    expect(grpcFrames).toEqual(frames.filter((n) => !n.startsWith('decode-only-')));
+  });
+  for (const name of grpcFrames) {
+    const uds = JSON.parse(readFileSync(new URL(`frames/${name}.json`, dir), 'utf8')) as Golden;
+    const golden = JSON.parse(readFileSync(new URL(`grpc/${name}.json`, dir), 'utf8')) as Golden;
+    const bytes = hex(`grpc/${name}.hex`);
+    it(`gRPC ${name}: ${golden.description}`, () => {
+      expect(grpcEncode(uds.message).toString('hex')).toBe(bytes.toString('hex'));
+      expect(grpcDecode(golden.message.kind, bytes)).toEqual({ ok: true, value: golden.message });
     });
   }
 });

@@ -12,6 +12,7 @@ function expected(m: WireMessage): WireMessage {
   const c = structuredClone(m) as WireMessage;
   switch (c.kind) {
     case 'handshake_request':
+      // gRPC has no encoding negotiation (protobuf is the encoding).
       delete c.payload.supported_encodings;
       break;
     case 'handshake_response':
@@ -19,12 +20,20 @@ function expected(m: WireMessage): WireMessage {
       break;
     case 'request_headers':
     case 'response_headers':
+      // Headers travel as a repeated (name, value) list: a name with no values disappears.
       for (const k of Object.keys(c.payload.headers)) if (c.payload.headers[k]?.length === 0) delete c.payload.headers[k];
       break;
     case 'agent_response': {
       const d = c.payload.decision;
       if (typeof d === 'object' && 'block' in d && d.block.headers !== undefined && Object.keys(d.block.headers).length === 0) delete d.block.headers;
-      if (c.payload.version === 0) c.payload.version = 2;
+      // Zentinel's AuditMetadata: confidence is a float, custom values are strings.
+      if (c.payload.audit.confidence !== undefined) {
+        const f = Math.fround(c.payload.audit.confidence);
+        if (Number.isFinite(f)) c.payload.audit.confidence = f;
+        else delete c.payload.audit.confidence;
+      }
+      const custom = c.payload.audit.custom;
+      for (const k of Object.keys(custom)) { const v = custom[k]; custom[k] = typeof v === 'string' ? v : JSON.stringify(v ?? null); }
       break;
     }
     default:
@@ -52,7 +61,10 @@ describe('gRPC mapping: canonical → protobuf bytes → canonical', () => {
         fc.property(messageOf(kind), (m) => {
           const bytes = svc.ProcessStream!.responseSerialize(toAgentToProxy(m));
           const back = fromAgentToProxy(svc.ProcessStream!.responseDeserialize(bytes) as Record<string, unknown>);
-          expect(back).toEqual({ ok: true, value: expected(m) });
+          const want = expected(m);
+          // The correlation id travels in AgentResponse.correlation_id; an empty one is "none".
+          if (want.kind === 'agent_response' && want.payload.audit.custom['correlation_id'] === '') delete want.payload.audit.custom['correlation_id'];
+          expect(back).toEqual({ ok: true, value: want });
         }),
         { numRuns: 100 },
       );

@@ -224,8 +224,8 @@ describe('SDK robustness and gRPC unary', () => {
     try {
       const res = await new Promise<Record<string, unknown>>((resolve, reject) => g.ProcessEvent(toProxyToAgent(headersEvent('u1', '/unary')), (e, r) => (e === null ? resolve(r) : reject(e))));
       const decoded = fromAgentToProxy(res);
-      expect(decoded.ok && decoded.value.kind === 'agent_response' && decoded.value.payload.request_headers).toEqual([{ set: { name: 'x-uri', value: '/unary' } }]);
-      expect(decoded.ok && decoded.value.kind === 'agent_response' && decoded.value.payload.audit.custom['correlation_id']).toBe('u1');
+      expect(decoded.ok && decoded.value?.kind === 'agent_response' && decoded.value.payload.request_headers).toEqual([{ set: { name: 'x-uri', value: '/unary' } }]);
+      expect(decoded.ok && decoded.value?.kind === 'agent_response' && decoded.value.payload.audit.custom['correlation_id']).toBe('u1');
     } finally {
       g.close();
     }

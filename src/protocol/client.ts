@@ -117,7 +117,7 @@ function openGrpc(agentId: string, address: string, hooks: WireHooks): Wire {
     if (!open) return;
     const r = fromAgentToProxy(obj);
     if (!r.ok) hooks.onFailure(new AgentCallError('AGENT_PROTOCOL', agentId, r.error));
-    else hooks.onMessage(r.value);
+    else if (r.value !== null) hooks.onMessage(r.value);
   });
   stream.on('error', (e: Error) => {
     if (open) hooks.onFailure(new AgentCallError('AGENT_UNAVAILABLE', agentId, e.message, { cause: e }));
