@@ -5,6 +5,7 @@ import { Metrics } from '../../src/observability/metrics.ts';
 import { deploymentMetrics } from '../../src/deployments/metrics.ts';
 import { renderMetricsDoc } from '../../src/observability/render-doc.ts';
 import { rateLimitMetrics } from '../../src/pipeline/rate-limit.ts';
+import { registerAgentMetrics } from '../../src/agents/metrics.ts';
 
 describe('metric catalogue', () => {
   it('docs/metrics.md is the current rendering of the catalogue', () => {
@@ -24,8 +25,10 @@ describe('metric catalogue', () => {
 
   it('the registry exposes exactly the catalogue (plus the documented process prefix)', async () => {
     const m = new Metrics();
-    deploymentMetrics(m); // feature areas register at start-up, as startProxy does
-    rateLimitMetrics(m); // registered at start-up by the proxy
+    // Feature areas register their metrics at start-up, as startProxy does.
+    deploymentMetrics(m);
+    rateLimitMetrics(m);
+    registerAgentMetrics(m);
     // Touch every labelled metric once so it has a series.
     m.route('r').done('GET', 200, 0.01);
     m.upstreamOutcome('u', '127.0.0.1:1', 'success');

@@ -10,19 +10,22 @@ export interface CompileContext {
   readonly config: Config;
   readonly registry: Registry;
   readonly metrics: Metrics;
-  /** The process log, for long-lived state that reports on its own (store failures); null in tests. */
+  /** The process log, for long-lived state that reports events (agent connections); null in tests. */
   readonly logger: Logger | null;
+  /** The proxy's version (sent to agents in the handshake). */
+  readonly version: string;
   /** `registry.acquire`, recorded for release when the snapshot's generation is retired. */
   acquire<T extends Resource>(key: string, create: () => T): T;
 }
 
-export function createCompileContext(config: Config, registry: Registry, metrics: Metrics, logger: Logger | null = null): { cc: CompileContext; acquired: string[] } {
+export function createCompileContext(config: Config, registry: Registry, metrics: Metrics, logger: Logger | null = null, version = '0.0.0'): { cc: CompileContext; acquired: string[] } {
   const acquired: string[] = [];
   const cc: CompileContext = {
     config,
     registry,
     metrics,
     logger,
+    version,
     acquire<T extends Resource>(key: string, create: () => T): T {
       const v = registry.acquire(key, create);
       acquired.push(key);

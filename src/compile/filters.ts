@@ -4,19 +4,15 @@ import type { FilterConfig } from '../config/types.ts';
 import type { RequestFilter } from '../pipeline/filters.ts';
 import type { CompileContext } from './context.ts';
 import { compileRateLimitFilter } from './rate-limit.ts';
+import { buildAgentFilter, groupAgentFilters } from '../agents/filter.ts';
 
 type FilterBuilders = {
   readonly [K in FilterConfig['type']]: (f: Extract<FilterConfig, { type: K }>, cc: CompileContext) => RequestFilter;
 };
 
-/** Reached only for types the config loader accepts; a type it still rejects never gets here. */
-function unsupported(f: FilterConfig): never {
-  throw new Error(`filter "${f.id}": type "${f.type}" has no runtime (the config loader should have rejected it)`);
-}
-
 const BUILDERS: FilterBuilders = {
   'rate-limit': compileRateLimitFilter,
-  agent: (f) => unsupported(f),
+  agent: buildAgentFilter,
 };
 
 export function compileFilters(cc: CompileContext): Map<string, RequestFilter> {
@@ -26,4 +22,12 @@ export function compileFilters(cc: CompileContext): Map<string, RequestFilter> {
     out.set(f.id, build(f, cc));
   }
   return out;
+}
+
+/**
+ * A route's filters in run order, with filter types that run together composed: consecutive agent
+ * filters become one step whose request-header calls go out in parallel (src/agents/filter.ts).
+ */
+export function composeRouteFilters(filters: readonly RequestFilter[]): readonly RequestFilter[] {
+  return filters.length === 0 ? filters : groupAgentFilters(filters);
 }

@@ -26,7 +26,7 @@ import { StaticFilesHandler } from '../static/handler.ts';
 import { WebSocketRouteHandler } from '../pipeline/websocket.ts';
 import { createCompileContext } from './context.ts';
 import type { CompileContext } from './context.ts';
-import { compileFilters } from './filters.ts';
+import { compileFilters, composeRouteFilters } from './filters.ts';
 
 export interface CompiledRoute {
   readonly id: string;
@@ -150,8 +150,8 @@ function compileHandler(r: RouteConfig, upstream: UpstreamRuntime | null): Route
   }
 }
 
-export function compileSnapshot(config: Config, hash: string, generation: number, registry: Registry, metrics: Metrics, logger: Logger | null = null): Snapshot {
-  const { cc, acquired } = createCompileContext(config, registry, metrics, logger);
+export function compileSnapshot(config: Config, hash: string, generation: number, registry: Registry, metrics: Metrics, logger: Logger | null = null, version = '0.0.0'): Snapshot {
+  const { cc, acquired } = createCompileContext(config, registry, metrics, logger, version);
   try {
     return build(cc, hash, generation, acquired);
   } catch (err) {
@@ -189,11 +189,11 @@ function build(cc: CompileContext, hash: string, generation: number, acquired: s
       handler,
       upstream,
       builtin,
-      filters: r.filters.map((id) => {
+      filters: composeRouteFilters(r.filters.map((id) => {
         const f = filters.get(id);
         if (f === undefined) throw new Error(`route "${r.id}" names unknown filter "${id}"`);
         return f;
-      }),
+      })),
       requestHeaderOps: requestOps.length === 0 ? null : requestOps,
       responseHeaderOps: compileResponseOps(r.policies, false),
       responseHeaderOpsTls: compileResponseOps(r.policies, true),

@@ -600,22 +600,86 @@ export interface RateLimitFilterConfig extends FilterBase {
   readonly redis: RateLimitRedisConfig | null;
 }
 
-/** `type "agent"` (issue 5): runs an agent of the `agents` block with per-route overrides. */
+/** `type "agent"`: runs an agent of the `agents` block, with per-filter overrides (docs/agents.md). */
 export interface AgentFilterConfig extends FilterBase {
   readonly type: 'agent';
   /** Id in the `agents` block. */
   readonly agent: string;
+  /** Overrides the agent's `timeout-ms` for this filter; null = the agent's. */
+  readonly timeoutMs: number | null;
+  /** Overrides the agent's `failure-mode` for this filter; null = the agent's. */
+  readonly failureMode: AgentFailureMode | null;
 }
 
 export type FilterConfig = RateLimitFilterConfig | AgentFilterConfig;
 
 // ---------- agents (issue 5) ----------
 
-/** `agents { agent "id" { … } }`: an external agent process Sentinel connects to. */
+/** Lifecycle events an agent subscribes to (`events …`). */
+export type AgentEvent = 'request_headers' | 'request_body' | 'response_headers' | 'response_body' | 'request_complete';
+
+/** `open`: a failing agent is skipped (bypassed); `closed`: its failure fails the request. */
+export type AgentFailureMode = 'open' | 'closed';
+
+export type AgentTransportConfig =
+  | { readonly kind: 'uds'; readonly path: string }
+  | { readonly kind: 'grpc'; readonly host: string; readonly port: number };
+
+export interface AgentBodyConfig {
+  /** `buffer`: the whole body in one event; `stream`: one event per chunk as it arrives. */
+  readonly mode: 'buffer' | 'stream';
+  /** Largest body the agent inspects; a larger one is 413 (closed) or skipped (open). */
+  readonly maxBytes: number;
+  /** Deadline of each body-chunk call in stream mode. */
+  readonly chunkTimeoutMs: number;
+}
+
+export interface AgentCircuitBreakerConfig {
+  readonly enabled: boolean;
+  /** Consecutive failed calls that open it. */
+  readonly failureThreshold: number;
+  /** Successful probes that close it again. */
+  readonly successThreshold: number;
+  /** Time open before probes are let through. */
+  readonly openMs: number;
+  /** Probes admitted at once while half-open. */
+  readonly halfOpenMaxRequests: number;
+}
+
+export interface AgentHealthCheckConfig {
+  readonly enabled: boolean;
+  /** Ping every connection this often. */
+  readonly intervalMs: number;
+  /** A ping unanswered this long resets the connection. */
+  readonly timeoutMs: number;
+}
+
+/** `agents { agent "id" { … } }`: an external agent process Sentinel connects to (docs/agents.md). */
 export interface AgentConfig {
   readonly id: string;
+  readonly transport: AgentTransportConfig;
+  readonly events: readonly AgentEvent[];
+  /** Deadline of one call (headers, buffered body, response events). */
+  readonly timeoutMs: number;
+  /** Connect + handshake deadline of one connection. */
+  readonly connectTimeoutMs: number;
+  readonly failureMode: AgentFailureMode;
+  /** Calls in flight to this agent at once (all connections); a bounded queue of the same size waits. */
+  readonly maxConcurrentCalls: number;
+  /** Connections held open to the agent. */
+  readonly poolSize: number;
+  readonly body: AgentBodyConfig;
+  readonly circuitBreaker: AgentCircuitBreakerConfig;
+  readonly healthCheck: AgentHealthCheckConfig;
+  /** Protected header names (lower-case) this agent may nevertheless change (e.g. `x-forwarded-for`). */
+  readonly allowHeaderMutations: readonly string[];
+  /** The `config { }` block as JSON, pushed to the agent in the handshake; null when absent. */
+  readonly config: AgentJson;
   readonly loc: SourceLoc;
 }
+
+/** JSON value of an agent's `config { }` block. */
+export type AgentJson = null | boolean | number | string | AgentJson[] | { [key: string]: AgentJson };
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 

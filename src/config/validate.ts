@@ -193,6 +193,13 @@ function crossCheck(ctx: Ctx, acc: Acc, mainFile: string): void {
         'WebSocket upgrades need HTTP/1.1 to the upstream: give the route an upstream without http-version max-version 2');
     }
   }
+  const usedAgents = used.get('agent');
+  for (const a of acc.agents) {
+    if (usedAgents === undefined || !usedAgents.has(a.config.id)) {
+      warning(ctx, a.node, a.node.pos, 'unused-agent', `agent ${q(a.config.id)} is not used by any filter (Sentinel does not connect to it)`, `agents/agent ${q(a.config.id)}`,
+        `attach it with filters { filter "${a.config.id}" { type "agent"; agent "${a.config.id}" } } and list the filter in a route`);
+    }
+  }
   const { obs, admin, listeners } = acc;
   const wildcard = (h: string) => h === '0.0.0.0' || h === '::';
   if (obs.metrics.enabled && obs.metrics.port !== 0) {

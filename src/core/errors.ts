@@ -51,6 +51,13 @@ export const ERROR_TABLE = {
   DEPLOYMENT_LOOKUP_FAILED: { status: 500, source: 'proxy', retryable: false, message: 'The deployment could not be looked up.' },
   DEPLOYMENT_INVALID_ADDRESS: { status: 500, source: 'config', retryable: false, message: 'The deployment is misconfigured.' },
   HTTP_VERSION_NOT_SUPPORTED: { status: 505, source: 'proxy', retryable: false, message: 'Only HTTP/1.0 and HTTP/1.1 are accepted on this listener.' },
+  AGENT_BLOCKED: { status: 403, source: 'client', retryable: false, message: 'The request was blocked by a security policy.' },
+  AGENT_CHALLENGE: { status: 403, source: 'client', retryable: false, message: 'The request must pass a challenge first.' },
+  AGENT_BODY_TOO_LARGE: { status: 413, source: 'client', retryable: false, message: 'The request body is too large to be inspected.' },
+  AGENT_RESPONSE_TOO_LARGE: { status: 502, source: 'agent', retryable: false, message: 'The response is too large to be inspected.' },
+  AGENT_UNAVAILABLE: { status: 503, source: 'agent', retryable: false, message: 'A security check is unavailable.' },
+  AGENT_CIRCUIT_OPEN: { status: 503, source: 'agent', retryable: false, message: 'A security check is unavailable.' },
+  AGENT_TIMEOUT: { status: 504, source: 'agent', retryable: false, message: 'A security check did not answer in time.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -14,6 +14,9 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 
+/** Headers no filter or agent may set or remove: hop-by-hop fields and message framing. */
+export const NEVER_MUTABLE: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length']);
+
 /**
  * Lower-cased tokens of every `Connection` header in a raw header list (`[name, value, …]`),
  * or null when there are none (the common case: no allocation).

@@ -8,6 +8,8 @@
 // (forward to an upstream, builtin, …) → respond → finalize. Each phase either continues or ends
 // the exchange with a local reply (`reply`, `fail`).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { AgentExchange } from '../agents/exchange.ts';
 import { ERROR_TABLE, ProxyError, errorBody } from '../core/errors.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import { appendListValue } from '../core/headers.ts';
@@ -199,6 +201,14 @@ export class Exchange implements HeaderCollector {
   continueSent = false;
   /** The route's concurrency gate while this exchange holds a place in it. */
   concurrency: ConcurrencyGate | null = null;
+  // ---- agents (src/agents): null on routes without agent filters ----
+  /** Per-request state of the route's agent filters: correlation ids, connections, verdicts. */
+  agents: AgentExchange | null = null;
+  /**
+   * The request body to send upstream instead of `req`, when a filter streams it through an
+   * inspection (agent body stream mode) or must replay bytes it already read. null = `req`.
+   */
+  requestBodyStream: Readable | null = null;
 
   private timer: NodeJS.Timeout | null = null;
 

@@ -212,7 +212,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     if (ex.body !== null) body = ex.body.length > 0 ? ex.body : null;
     else if (ex.hasRequestBody()) {
       ex.watchRequestBody();
-      body = requestBodySource(ex);
+      body = ex.requestBodyStream ?? requestBodySource(ex);
     }
     ex.pending = this;
     this.dispatched = true;

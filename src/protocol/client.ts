@@ -261,7 +261,9 @@ export class AgentConnection {
       if (opts.signal !== undefined) {
         entry.onAbort = () => {
           if (this.#settle(cid) === undefined) return;
-          this.#sendCancel(cid, 'client_disconnect');
+          // The abort reason, when it names a cancel reason (AbortController.abort('timeout')), travels in the frame.
+          const r: unknown = opts.signal?.reason;
+          this.#sendCancel(cid, typeof r === 'string' && Object.hasOwn(CANCEL_REASONS, r) ? (r as CancelReasonName) : 'client_disconnect');
           reject(new AgentCallError('AGENT_CANCELLED', id, 'call aborted'));
         };
         opts.signal.addEventListener('abort', entry.onAbort, { once: true });

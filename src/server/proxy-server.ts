@@ -18,6 +18,7 @@ import type { ListenerHandle } from './http-listener.ts';
 import { createMetricsServer } from '../admin/metrics-server.ts';
 import { deploymentMetrics } from '../deployments/metrics.ts';
 import { rateLimitMetrics } from '../pipeline/rate-limit.ts';
+import { registerAgentMetrics } from '../agents/metrics.ts';
 
 export interface ReloadOutcome {
   /** `applied`: swapped in; `unchanged`: same hash, nothing to do; `rejected`: the old config stays. */
@@ -135,9 +136,10 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   rateLimitMetrics(metrics);
   metrics.setBuildInfo(o.version, o.configHash);
   metrics.upstreams.log = (level, fields, msg) => logger[level](fields, msg);
+  registerAgentMetrics(metrics);
   const registry = new Registry();
   let generation = 1;
-  const first = compileSnapshot(o.config, o.configHash, generation, registry, metrics, logger);
+  const first = compileSnapshot(o.config, o.configHash, generation, registry, metrics, logger, o.version);
   // Dynamic upstreams serve from their first discovery refresh, and long-lived resources (the
   // Redis connections of rate limiters) get ready; both bounded.
   await Promise.all([snapshotReady(first), registry.whenReady(first.acquired)]);
@@ -240,7 +242,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
     let next: Snapshot;
     try {
       tls = buildAllTls(config);
-      next = compileSnapshot(config, hash, generation + 1, registry, metrics, logger);
+      next = compileSnapshot(config, hash, generation + 1, registry, metrics, logger, o.version);
     } catch (err) {
       return reject((err as Error).message);
     }
