@@ -70,6 +70,8 @@ export class StreamInspector {
   private readonly total: number;
   private waitingRead = false;
   private stopped = false;
+  private busy = false;
+  private readonly queue: { chunk: Buffer; isLast: boolean }[] = [];
 
   constructor(st: AgentExchange, members: readonly AgentSlot[]) {
     this.st = st;
@@ -80,7 +82,7 @@ export class StreamInspector {
       read: () => {
         if (this.waitingRead) {
           this.waitingRead = false;
-          if (!this.stopped) st.ex.req.resume();
+          if (!this.stopped && !this.busy) st.ex.req.resume();
         }
       },
       destroy: (err, cb) => {
@@ -99,14 +101,31 @@ export class StreamInspector {
     this.held = chunk;
     if (prev === null) return; // wait for the next chunk (or the end) to know whether this is the last
     this.st.ex.req.pause();
-    void this.process(prev, false);
+    this.enqueue(prev, false);
   };
 
+  // 'end' may be emitted while the request is paused (once its last chunk was read), so work is
+  // queued and done one chunk at a time: calls for one request never overlap.
   private readonly onEnd = (): void => {
     const last = this.held ?? Buffer.alloc(0);
     this.held = null;
-    void this.process(last, true);
+    this.enqueue(last, true);
   };
+
+  private enqueue(chunk: Buffer, isLast: boolean): void {
+    this.queue.push({ chunk, isLast });
+    if (!this.busy) void this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.busy = true;
+    for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) {
+      await this.process(item.chunk, item.isLast);
+      if (this.stopped) break;
+    }
+    this.busy = false;
+    if (!this.stopped && !this.waitingRead) this.st.ex.req.resume();
+  }
 
   private readonly onError = (): void => {
     this.stop();
@@ -156,8 +175,7 @@ export class StreamInspector {
       this.source.push(null);
       return;
     }
-    if (more) ex.req.resume();
-    else this.waitingRead = true;
+    if (!more) this.waitingRead = true;
   }
 
   private abort(): void {

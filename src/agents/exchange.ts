@@ -241,6 +241,7 @@ export class AgentExchange implements Pending {
     const f = slot.filter;
     const seconds = (performance.now() - t0) / 1000;
     let failure: CallFailure;
+    let detail: string;
     if (r.ok) {
       slot.conn ??= r.conn;
       const d = r.res.decision;
@@ -250,13 +251,17 @@ export class AgentExchange implements Pending {
         return { kind: 'answer', res: r.res };
       }
       failure = 'protocol';
-    } else failure = r.failure;
+      detail = `redirect the proxy does not send (status ${d.redirect.status})`;
+    } else {
+      failure = r.failure;
+      detail = r.detail;
+    }
     f.m[event].done(FAILURE_OUTCOME[failure], seconds);
     if (failure !== 'cancelled' && f.failureMode === 'open') {
       slot.bypassed = true;
       f.bypassed(failure === 'unavailable' || failure === 'protocol' ? 'error' : failure);
     }
-    return { kind: 'failure', failure };
+    return { kind: 'failure', failure, detail };
   }
 
   /**
@@ -314,7 +319,8 @@ export class AgentExchange implements Pending {
     const f = slot.filter;
     const agent = f.agent.id;
     if (verdict.action === 'fail') {
-      ex.audit('agent', 'fail-closed', verdict.failure, { decided_by: agent, filter: f.id, event });
+      // The detail is for operators (audit log); the client sees only the error code.
+      ex.audit('agent', 'fail-closed', verdict.failure, { decided_by: agent, filter: f.id, event, ...(outcome.kind === 'failure' && outcome.detail !== undefined ? { detail: outcome.detail } : {}) });
       this.fail(FAILURE_CODE[verdict.failure]);
       return;
     }

@@ -93,7 +93,7 @@ export function actionOf(d: Decision): Action {
 /** One agent's part in a merge: its answer, or why there is none. */
 export type Outcome =
   | { readonly kind: 'answer'; readonly res: AgentResponse }
-  | { readonly kind: 'failure'; readonly failure: CallFailure }
+  | { readonly kind: 'failure'; readonly failure: CallFailure; readonly detail?: string }
   /** Not asked (not subscribed, bypassed earlier, body over its limit with failure-mode open). */
   | { readonly kind: 'none' };
 

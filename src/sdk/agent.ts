@@ -54,6 +54,8 @@ export interface AgentDefinition {
   onHandlerError?: (err: unknown, msg: CallMessage) => HandlerResult;
   /** Calls processed at once per agent (further calls queue). Default 256. */
   maxConcurrency?: number;
+  /** Send a health_status to every connected proxy this often (ms); 0 = only when draining. Default 10000. */
+  healthIntervalMs?: number;
   maxBodyBytes?: number;
 }
 
@@ -98,6 +100,8 @@ export interface Agent {
   close(drainTimeoutMs?: number): Promise<void>;
   health(): AgentHealth;
   metrics(): AgentMetrics;
+  /** The agent's own metrics in the Prometheus text format (served by the runner's --metrics). */
+  metricsText(): string;
   /** Applies a config as if pushed by the proxy (used for --config files and reloads). */
   configure(config: JsonValue): Promise<boolean>;
 }
@@ -106,6 +110,8 @@ interface Session {
   send(msg: WireMessage): void;
   close(): void;
   calls: Map<string, AbortController>;
+  /** Handshake done: agent-initiated messages (health) may be sent. */
+  ready?: boolean;
 }
 
 function decisionName(r: AgentResponse): string {
@@ -126,6 +132,7 @@ class AgentRuntime implements Agent {
   #udsServers: { server: net.Server; path: string }[] = [];
   #grpcServers: grpc.Server[] = [];
   #inFlight = 0;
+  #healthTimer: NodeJS.Timeout | null = null;
   #idleWaiters: (() => void)[] = [];
   #queue: (() => void)[] = [];
   #running = 0;
@@ -179,6 +186,34 @@ class AgentRuntime implements Agent {
     return structuredClone(this.#metrics);
   }
 
+  metricsText(): string {
+    const m = this.#metrics;
+    const id = promLabel(this.capabilities.agent_id);
+    const out: string[] = [];
+    const family = (name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]): void => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, v] of samples) out.push(`${name}{agent="${id}"${labels}} ${v}`);
+    };
+    family('sentinel_agent_sdk_events_total', 'counter', 'Events received from proxies, by kind.', Object.entries(m.events).map(([k, v]) => [`,kind="${promLabel(k)}"`, v]));
+    family('sentinel_agent_sdk_decisions_total', 'counter', 'Answers sent, by decision.', Object.entries(m.decisions).map(([k, v]) => [`,decision="${promLabel(k)}"`, v]));
+    family('sentinel_agent_sdk_handler_errors_total', 'counter', 'Handlers that threw (answered with the error decision).', [['', m.handlerErrors]]);
+    family('sentinel_agent_sdk_cancelled_total', 'counter', 'Calls the proxy cancelled (deadline, client gone).', [['', m.cancelled]]);
+    family('sentinel_agent_sdk_protocol_errors_total', 'counter', 'Connections closed for a protocol violation.', [['', m.protocolErrors]]);
+    family('sentinel_agent_sdk_connections_accepted_total', 'counter', 'Proxy connections accepted.', [['', m.connectionsAccepted]]);
+    family('sentinel_agent_sdk_connections', 'gauge', 'Proxy connections open now.', [['', this.#sessions.size]]);
+    family('sentinel_agent_sdk_in_flight', 'gauge', 'Calls being processed now.', [['', this.#inFlight]]);
+    family('sentinel_agent_sdk_up', 'gauge', '1 while serving, 0 while draining or stopped.', [['', this.#state === 'healthy' ? 1 : 0]]);
+    return `${out.join('\n')}\n`;
+  }
+
+  /** Sends the current health to every proxy past its handshake. */
+  #reportHealth(): void {
+    const state = this.#state === 'healthy' ? HEALTH_STATES.healthy : HEALTH_STATES.draining;
+    for (const s of this.#sessions) {
+      if (s.ready === true) s.send({ kind: 'health_status', payload: { agent_id: this.capabilities.agent_id, state, in_flight: this.#inFlight, timestamp_ms: Date.now() } });
+    }
+  }
+
   async configure(config: JsonValue, event: ConfigureEvent | null = null): Promise<boolean> {
     try {
       const ok = this.#def.onConfigure === undefined ? true : (await this.#def.onConfigure(config, event)) !== false;
@@ -191,6 +226,11 @@ class AgentRuntime implements Agent {
 
   async listen(opts: ListenOptions): Promise<ListenInfo> {
     if (this.#state !== 'healthy') throw new Error('agent is closing');
+    const every = this.#def.healthIntervalMs ?? 10_000;
+    if (every > 0 && this.#healthTimer === null) {
+      this.#healthTimer = setInterval(() => this.#reportHealth(), every);
+      this.#healthTimer.unref();
+    }
     const info: ListenInfo = {};
     if (opts.socket !== undefined) info.socket = await this.#listenUds(opts.socket);
     if (opts.grpc !== undefined) info.grpc = await this.#listenGrpc(opts.grpc);
@@ -200,8 +240,10 @@ class AgentRuntime implements Agent {
   async close(drainTimeoutMs = 10_000): Promise<void> {
     if (this.#state === 'stopped') return;
     this.#state = 'draining';
-    // Tell connected proxies we are draining (best effort), stop accepting.
-    for (const s of this.#sessions) s.send({ kind: 'health_status', payload: { agent_id: this.capabilities.agent_id, state: HEALTH_STATES.draining, in_flight: this.#inFlight, timestamp_ms: Date.now() } });
+    if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
+    this.#healthTimer = null;
+    // Tell connected proxies we are draining (best effort: they stop sending new calls), stop accepting.
+    this.#reportHealth();
     const udsClosed = this.#udsServers.map(({ server }) => new Promise<void>((r) => server.close(() => r())));
     if (this.#inFlight > 0) {
       await new Promise<void>((resolve) => {
@@ -296,7 +338,11 @@ class AgentRuntime implements Agent {
     }
   }
 
-  /** Runs one call and sends its response unless it was cancelled. */
+  /**
+   * Runs one call and sends its response unless it was cancelled. A cancelled call stops counting
+   * at once (in flight, concurrency slot): nobody waits for its answer, so neither drain nor other
+   * calls wait for it; a handler that ignores its signal runs on in the background, unanswered.
+   */
   async #handleCall(session: Session, msg: CallMessage): Promise<void> {
     const cid = msg.payload.correlation_id;
     this.#metrics.events[msg.kind] = (this.#metrics.events[msg.kind] ?? 0) + 1;
@@ -305,24 +351,34 @@ class AgentRuntime implements Agent {
     this.#shutdown.signal.addEventListener('abort', onShutdown, { once: true });
     session.calls.set(cid, ac);
     this.#inFlight++;
-    try {
-      await this.#acquire();
-      try {
-        if (ac.signal.aborted) return;
-        const res = await this.#dispatch(msg, { signal: ac.signal, config: this.#config });
-        if (ac.signal.aborted) return;
-        const out: AgentResponse = { ...res, audit: { ...res.audit, custom: { ...res.audit.custom, correlation_id: cid } } };
-        const name = decisionName(out);
-        this.#metrics.decisions[name] = (this.#metrics.decisions[name] ?? 0) + 1;
-        session.send({ kind: 'agent_response', payload: out });
-      } finally {
+    let counted = true;
+    let holdsSlot = false;
+    const done = (): void => {
+      if (holdsSlot) {
+        holdsSlot = false;
         this.#release();
       }
+      if (!counted) return;
+      counted = false;
+      this.#inFlight--;
+      if (this.#inFlight === 0) for (const w of this.#idleWaiters.splice(0)) w();
+    };
+    ac.signal.addEventListener('abort', done, { once: true });
+    try {
+      await this.#acquire();
+      holdsSlot = true;
+      if (ac.signal.aborted) return;
+      const res = await this.#dispatch(msg, { signal: ac.signal, config: this.#config });
+      if (ac.signal.aborted) return;
+      const out: AgentResponse = { ...res, audit: { ...res.audit, custom: { ...res.audit.custom, correlation_id: cid } } };
+      const name = decisionName(out);
+      this.#metrics.decisions[name] = (this.#metrics.decisions[name] ?? 0) + 1;
+      session.send({ kind: 'agent_response', payload: out });
     } finally {
       if (session.calls.get(cid) === ac) session.calls.delete(cid);
       this.#shutdown.signal.removeEventListener('abort', onShutdown);
-      this.#inFlight--;
-      if (this.#inFlight === 0) for (const w of this.#idleWaiters.splice(0)) w();
+      ac.signal.removeEventListener('abort', done);
+      done();
     }
   }
 
@@ -416,7 +472,7 @@ class AgentRuntime implements Agent {
           handshaking = true;
           void this.#handshake(m.payload).then((res) => {
             session.send({ kind: 'handshake_response', payload: res });
-            if (res.success) handshaken = true;
+            if (res.success) handshaken = session.ready = true;
             else socket.end();
           });
           continue;
@@ -505,7 +561,7 @@ class AgentRuntime implements Agent {
         handshaking = true;
         void this.#handshake(m.payload).then((res) => {
           session.send({ kind: 'handshake_response', payload: res });
-          if (res.success) handshaken = true;
+          if (res.success) handshaken = session.ready = true;
           else session.close();
         });
         return;
@@ -531,6 +587,11 @@ class AgentRuntime implements Agent {
       else cb(null, toAgentToProxy(reply));
     });
   }
+}
+
+/** A Prometheus label value (backslash, quote and newline escaped). */
+function promLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 function removeStaleSocket(path: string): void {
