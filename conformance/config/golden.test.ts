@@ -20,7 +20,7 @@ const REQUIRED_CODES = [
   'kdl-syntax', 'unknown-key', 'unknown-block', 'unknown-property', 'unexpected-block', 'invalid-type',
   'missing-argument', 'extra-argument', 'invalid-value', 'invalid-address', 'duplicate-id', 'duplicate-key',
   'duplicate-block', 'duplicate-condition', 'duplicate-target', 'dangling-reference', 'missing-matches',
-  'missing-action', 'missing-key', 'conflict', 'unused-upstream', 'not-implemented', 'include-forbidden-block',
+  'missing-action', 'missing-key', 'conflict', 'unused-upstream', 'unused-agent', 'not-implemented', 'include-forbidden-block',
   'include-cycle', 'include-not-found', 'include-no-match',
 ];
 
