@@ -65,7 +65,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   }
 }
 
-describe.each(['uds', 'grpc'] as AgentTransportKind[])('agents over %s', (transport) => {
+describe.each(['uds', 'grpc'] as AgentTransportKind[])('agents over %s', { timeout: 60_000 }, (transport) => {
   let upstream: Upstream;
   let proxy: SentinelProcess;
   let port: number;
@@ -87,6 +87,8 @@ agents {
   agent "stream" { ${agents['stream']?.kdl}; events "request_body"; body { mode "stream"; max-bytes 64; chunk-timeout-ms 3000 }; pool-size 1 }
   agent "victim" { ${agents['victim']?.kdl}; timeout-ms 20000; pool-size 1; circuit-breaker { failure-threshold 3; timeout-secs 0.5 } }
   agent "frozen" { ${agents['frozen']?.kdl}; timeout-ms 400; pool-size 1; circuit-breaker { enabled #false }; health-check { enabled #false } }
+  agent "resp" { ${agents['resp']?.kdl}; events "response_headers" "response_body"; body { mode "buffer"; max-bytes 100 }; pool-size 1 }
+  agent "rstream" { ${agents['rstream']?.kdl}; events "response_body"; body { mode "stream" }; pool-size 1 }
 }
 filters {
   filter "echo" { type "agent"; agent "echo" }
@@ -95,6 +97,8 @@ filters {
   filter "victim" { type "agent"; agent "victim" }
   filter "frozen-closed" { type "agent"; agent "frozen" }
   filter "frozen-open" { type "agent"; agent "frozen"; failure-mode "open" }
+  filter "resp" { type "agent"; agent "resp" }
+  filter "rstream" { type "agent"; agent "rstream" }
 }
 routes {
   route "echo" { matches { path-prefix "/echo" }; upstream "u"; filters "echo" }
@@ -103,6 +107,8 @@ routes {
   route "victim" { matches { path-prefix "/victim/" }; upstream "u"; filters "victim" }
   route "frozen-closed" { matches { path-prefix "/frozen/closed" }; upstream "u"; filters "frozen-closed" }
   route "frozen-open" { matches { path-prefix "/frozen/open" }; upstream "u"; filters "frozen-open" }
+  route "resp" { matches { path-prefix "/resp/" }; upstream "u"; filters "resp" }
+  route "rstream" { matches { path-prefix "/rstream/" }; upstream "u"; filters "rstream" }
   ${extraRoute}
 }
 `;
@@ -122,6 +128,22 @@ routes {
 
   beforeAll(async () => {
     upstream = await startUpstream((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname.startsWith('/resp/') || url.pathname.startsWith('/rstream/')) {
+        // Response-phase routes: the body given as comma-separated chunks, written 15 ms apart.
+        if (url.searchParams.has('hdr')) res.setHeader('x-block-response', '1');
+        res.setHeader('content-type', 'text/plain');
+        const chunks = (url.searchParams.get('body') ?? '').split(',');
+        if (url.searchParams.has('length')) res.setHeader('content-length', String(chunks.join('').length));
+        let i = 0;
+        const next = (): void => {
+          if (i === chunks.length) { res.end(); return; }
+          res.write(chunks[i++]);
+          setTimeout(next, 15);
+        };
+        next();
+        return;
+      }
       let body = '';
       req.setEncoding('utf8').on('data', (d: string) => { body += d; });
       req.on('end', () => {
@@ -135,16 +157,18 @@ routes {
       startTestAgent('test', { transport }),
       startTestAgent('test', { transport }),
       startTestAgent('test', { transport }),
+      startTestAgent('test', { transport }),
+      startTestAgent('test', { transport }),
     ]);
-    [agents['echo'], agents['t'], agents['stream'], agents['victim'], agents['frozen']] = started;
+    [agents['echo'], agents['t'], agents['stream'], agents['victim'], agents['frozen'], agents['resp'], agents['rstream']] = started;
     proxy = await startSentinel(configFor(), { listeners: ['h'], metrics: true });
     port = proxy.ports.get('h') as number;
     // Every agent connected (the proxy connects eagerly; gRPC handshakes take a moment).
     await until('agents connected', async () => {
       const m = await metrics();
-      return ['echo', 't', 'stream', 'victim', 'frozen'].every((a) => m.includes(`sentinel_agent_healthy{agent="${a}"} 1`)) ? true : undefined;
+      return ['echo', 't', 'stream', 'victim', 'frozen', 'resp', 'rstream'].every((a) => m.includes(`sentinel_agent_healthy{agent="${a}"} 1`)) ? true : undefined;
     });
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await proxy?.stop();
@@ -253,6 +277,42 @@ routes {
     expect(errorCode(r)).toBe('AGENT_BODY_TOO_LARGE');
   });
 
+  it('response headers: the agent sees the upstream head first; its response header operations apply', async () => {
+    const r = await send(port, '/resp/ok?body=a-b,-c&length=1');
+    expect(r.status).toBe(200);
+    expect(r.headers['x-agent-saw-status']).toBe('200');
+    // Buffer mode: the whole body in one event, replaced, sent with its new Content-Length.
+    expect(r.body).toBe('a+b+c');
+    expect(r.headers['content-length']).toBe('5');
+  });
+
+  it('response headers: a block replaces the upstream response', async () => {
+    const r = await send(port, '/resp/x?hdr=1&body=upstream-body');
+    expect(r.status).toBe(451);
+    expect(r.body).toBe('unavailable for legal reasons');
+    const rid = r.headers['x-request-id'];
+    const rec = await until('audit record', async () => auditRecords().find((a) => a['request_id'] === rid));
+    expect(rec).toMatchObject({ action: 'block', decided_by: 'resp', event: 'response_headers', rule_ids: ['resp'] });
+  });
+
+  it('response body (buffer mode): a block is a clean local reply; a body over max-bytes fails closed with 502', async () => {
+    const r = await send(port, '/resp/x?body=top,secret,data');
+    expect(r.status).toBe(403);
+    expect(r.body).toBe('leak');
+    const big = await send(port, `/resp/x?body=${'y'.repeat(60)},${'z'.repeat(60)}`);
+    expect(big.status).toBe(502);
+    expect(errorCode(big)).toBe('AGENT_RESPONSE_TOO_LARGE');
+  });
+
+  it('response body (stream mode): chunks are inspected and relayed one by one; a block after the head aborts the connection', async () => {
+    const r = await send(port, '/rstream/x?body=a-,b-,c&length=1');
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('a+b+c');
+    expect(r.headers['content-length']).toBeUndefined();
+    expect(r.headers['transfer-encoding']).toBe('chunked');
+    await expect(send(port, '/rstream/x?body=start-,secret,end')).rejects.toThrow();
+  });
+
   it('100 concurrent requests on one connection are answered by correlation id, never mixed up', async () => {
     const rs = await Promise.all(Array.from({ length: 100 }, (_, i) => send(port, `/t/jitter?i=${i}`)));
     rs.forEach((r, i) => {
@@ -302,7 +362,7 @@ routes {
     expect(seen(back).headers['x-method']).toBe('GET');
   });
 
-  it('agent killed mid-request: the call fails at once (not at its 20 s deadline), the breaker opens, a restarted agent is reconnected and the breaker recovers', { timeout: 60_000 }, async () => {
+  it('agent killed mid-request: the call fails at once (not at its 20 s deadline), the breaker opens, a restarted agent is reconnected and the breaker recovers', { timeout: 90_000 }, async () => {
     const victim = agents['victim'] as AgentHandle;
     const inFlight = send(port, '/victim/hang');
     await new Promise((r) => setTimeout(r, 300));

@@ -26,6 +26,7 @@ import { newCorrelationId, requestHeadersEvent } from './events.ts';
 import { actionOf, blockStatus, checkBlockHeaders, checkHeaderOps, earlyBlock, mergeVerdict, validRedirect } from './rules.ts';
 import type { Outcome, Verdict } from './rules.ts';
 import { readBodyBounded, StreamInspector } from './body.ts';
+import { AgentResponsePhase } from './response.ts';
 
 /** One agent filter's part in one request. */
 export class AgentSlot {
@@ -117,6 +118,17 @@ export class AgentExchange implements Pending {
       let any = false;
       for (let i = start; i < end; i++) if ((this.slots[i] as AgentSlot).filter.onRequestBody) any = true;
       if (any && !(await this.requestBody(start, end))) return false;
+    }
+    if (this.ex.responseInterceptor === null) {
+      for (let i = start; i < end; i++) {
+        const f = (this.slots[i] as AgentSlot).filter;
+        if (f.onResponseHeaders || f.onResponseBody) {
+          // Sees the upstream response first; it reads the slots when the head arrives, so agents
+          // of later groups on the route are included.
+          this.ex.responseInterceptor = new AgentResponsePhase(this);
+          break;
+        }
+      }
     }
     return !this.ex.finished;
   }

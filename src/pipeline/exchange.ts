@@ -26,6 +26,7 @@ import { kTlsInfo } from './context.ts';
 import type { ListenerContext, TlsInfo } from './context.ts';
 import { applyHeaderOps } from './header-ops.ts';
 import type { HeaderOp } from './header-ops.ts';
+import type { ResponseInterceptor } from './response-hook.ts';
 
 export const VIA_TOKEN = '1.1 sentinel';
 
@@ -209,6 +210,8 @@ export class Exchange implements HeaderCollector {
    * inspection (agent body stream mode) or must replay bytes it already read. null = `req`.
    */
   requestBodyStream: Readable | null = null;
+  /** Sees the upstream response before the client does (src/pipeline/response-hook.ts); null = relay as is. */
+  responseInterceptor: ResponseInterceptor | null = null;
 
   private timer: NodeJS.Timeout | null = null;
 

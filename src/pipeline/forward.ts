@@ -18,6 +18,7 @@ import type { AttemptSpan } from '../observability/tracing.ts';
 import { admitRequestBody, bufferRequestBody, declaredLength, requestBodySource } from './body.ts';
 import { VIA_TOKEN } from './exchange.ts';
 import type { Exchange, Pending, RouteHandler } from './exchange.ts';
+import type { ResponseRelay } from './response-hook.ts';
 import { applyHeaderOps } from './header-ops.ts';
 import { relayInterim, relayTrailers } from './interim.ts';
 
@@ -163,7 +164,7 @@ function onAttemptTimer(a: Attempt): void {
 }
 
 /** One try against one target: the undici dispatch handler. */
-export class Attempt implements Dispatcher.DispatchHandler, Pending {
+export class Attempt implements Dispatcher.DispatchHandler, Pending, ResponseRelay {
   readonly ex: Exchange;
   readonly upstream: UpstreamRuntime;
   readonly target: TargetRuntime;
@@ -185,6 +186,8 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
   /** The backoff delay before dispatch, then the per-attempt timeout. */
   private timer: NodeJS.Timeout | null = null;
   private drainFn: (() => void) | null = null;
+  /** The upstream's trailers, kept from the end of the response until `finish` relays them. */
+  private rawTrailers: unknown = undefined;
   /** This attempt's client span (tracing on; started at dispatch), or null. */
   private span: AttemptSpan | null = null;
   /** The upstream's response status (0 until the head arrives), for the span. */
@@ -336,34 +339,24 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     }
     this.responded = true;
     const out = filterHeaders(rawResponseHeaders(controller.rawHeaders), [], REWRITTEN_RESPONSE, ex);
-    ex.finishResponseHead(out, true);
-    if (this.stickyCookie !== null) out.push('set-cookie', this.stickyCookie);
-    if (!ex.writeHead(statusCode, out, statusMessage)) {
-      controller.abort(new ProxyError('UPSTREAM_PROTOCOL_ERROR', 'response head rejected by the HTTP serializer'));
-    }
+    const hook = ex.responseInterceptor;
+    if (hook !== null) hook.onHead(this, statusCode, out, statusMessage);
+    else this.commitHead(statusCode, out, statusMessage);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    const ex = this.ex;
-    ex.bytesOut += chunk.length;
-    if (!ex.res.write(chunk)) {
-      controller.pause();
-      this.drainFn ??= () => { this.controller?.resume(); };
-      ex.res.once('drain', this.drainFn);
-    }
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.detached) return;
+    const hook = this.ex.responseInterceptor;
+    if (hook !== null) hook.onData(this, chunk);
+    else this.write(chunk);
   }
 
   onResponseEnd(controller: Dispatcher.DispatchController, _trailers: unknown): void {
     if (this.detached) return;
-    const ex = this.ex;
-    relayTrailers(ex, (controller as { rawTrailers?: unknown }).rawTrailers);
-    ex.pending = null;
-    ex.upstreamEndNs = process.hrtime.bigint();
-    ex.ctx.metrics.upstreamOutcome(this.upstream.id, this.target.id, 'success');
-    // A 5xx is a failure for passive detection and load-aware selectors even though it was relayed.
-    this.settle(ex.status >= 500 ? '5xx' : 'success');
-    ex.res.end();
-    ex.finalize();
+    this.rawTrailers = (controller as { rawTrailers?: unknown }).rawTrailers;
+    const hook = this.ex.responseInterceptor;
+    if (hook !== null) hook.onEnd(this);
+    else this.finish();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -388,6 +381,58 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending {
     if (!this.responded && retryAfter(this, { kind: 'error', code })) return;
     ex.fail(code);
   }
+  // ---- ResponseRelay (the response hook, src/pipeline/response-hook.ts) ----
+
+  pause(): void {
+    this.controller?.pause();
+  }
+
+  resume(): void {
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.resume();
+  }
+
+  commitHead(status: number, out: string[], statusMessage: string | undefined): boolean {
+    const ex = this.ex;
+    ex.finishResponseHead(out, true);
+    if (this.stickyCookie !== null) out.push('set-cookie', this.stickyCookie);
+    if (ex.writeHead(status, out, statusMessage)) return true;
+    this.controller?.abort(new ProxyError('UPSTREAM_PROTOCOL_ERROR', 'response head rejected by the HTTP serializer'));
+    return false;
+  }
+
+  write(chunk: Buffer): void {
+    const ex = this.ex;
+    ex.bytesOut += chunk.length;
+    if (!ex.res.write(chunk)) {
+      this.controller?.pause();
+      this.drainFn ??= () => { this.resume(); };
+      ex.res.once('drain', this.drainFn);
+    }
+  }
+
+  finish(): void {
+    const ex = this.ex;
+    relayTrailers(ex, this.rawTrailers);
+    ex.pending = null;
+    ex.upstreamEndNs = process.hrtime.bigint();
+    ex.ctx.metrics.upstreamOutcome(this.upstream.id, this.target.id, 'success');
+    // A 5xx is a failure for passive detection and load-aware selectors even though it was relayed.
+    this.settle(ex.status >= 500 ? '5xx' : 'success');
+    ex.res.end();
+    ex.finalize();
+  }
+
+  discard(): void {
+    if (this.detached) return;
+    this.detached = true;
+    const ex = this.ex;
+    if (ex.pending === this) ex.pending = null;
+    this.settle(null);
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.abort(new ProxyError('CLIENT_CLOSED_REQUEST', 'response discarded by a response filter'));
+  }
+
 }
 
 /** The `reason` label of a retry: the error code, or `status_NNN`. */
@@ -482,7 +527,7 @@ export function forward(ex: Exchange, upstream: UpstreamRuntime, AttemptOf: Atte
     retry.budget.onRequest();
     // A body a retry may have to send again is buffered when its declared size allows; bigger
     // and chunked bodies stream, and such a request is not retried.
-    if (ex.body === null && ex.hasRequestBody()) {
+    if (ex.body === null && ex.requestBodyStream === null && ex.hasRequestBody()) {
       const len = declaredLength(ex);
       if (len >= 0 && len <= retry.maxBufferBytes) {
         void bufferThenForward(ex, upstream, retry.maxBufferBytes, AttemptOf);
