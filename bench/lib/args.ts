@@ -2,7 +2,7 @@
 import { parseAlgorithm } from '../../src/core/load-balancing.ts';
 import type { BodyKind } from './types.ts';
 
-export const ALL_SCENARIOS = ['direct', 'sentinel', 'nginx', 'haproxy', 'http-proxy', 'sentinel-2w', 'nginx-2w', 'sentinel-deployments', 'sentinel-accesslog', 'sentinel-trace-1pct', 'sentinel-trace-100pct', 'sentinel-rl-local', 'sentinel-rl-redis'] as const;
+export const ALL_SCENARIOS = ['direct', 'sentinel', 'sentinel-agent', 'nginx', 'haproxy', 'http-proxy', 'sentinel-2w', 'nginx-2w', 'sentinel-deployments', 'sentinel-accesslog', 'sentinel-trace-1pct', 'sentinel-trace-100pct', 'sentinel-rl-local', 'sentinel-rl-redis'] as const;
 
 /** Sentinel with one observability feature on: each reported against `sentinel` (all off) in the same run. */
 export const OBSERVABILITY_SCENARIOS: readonly string[] = ['sentinel-accesslog', 'sentinel-trace-1pct', 'sentinel-trace-100pct'];
@@ -183,7 +183,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }
-  const pacedScenarios = ['direct', 'sentinel', 'nginx', 'sentinel-deployments', 'sentinel-rl-local', 'sentinel-rl-redis'].filter((s) => scenarios.includes(s));
+  const pacedScenarios = ['direct', 'sentinel', 'sentinel-agent', 'nginx', 'sentinel-deployments', 'sentinel-rl-local', 'sentinel-rl-redis'].filter((s) => scenarios.includes(s));
   return {
     quick,
     scenarios,

@@ -6,7 +6,7 @@ describe('parseBenchArgs', () => {
     const a = parseBenchArgs([]);
     expect(a).toMatchObject({ quick: false, passes: 3, durationS: 10, warmupS: 3, connections: [50, 256], bodies: ['small', 'large'], paced: true, jsonPath: null, loadTool: 'auto' });
     expect(a.scenarios).toEqual(ALL_SCENARIOS);
-    expect(a.pacedScenarios).toEqual(['direct', 'sentinel', 'nginx', 'sentinel-deployments', 'sentinel-rl-local', 'sentinel-rl-redis']);
+    expect(a.pacedScenarios).toEqual(['direct', 'sentinel', 'sentinel-agent', 'nginx', 'sentinel-deployments', 'sentinel-rl-local', 'sentinel-rl-redis']);
   });
 
   it('--quick means 3 s runs, 1 pass, 50 connections, 13 B only', () => {
