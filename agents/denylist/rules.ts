@@ -31,6 +31,13 @@ function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
 }
 
+/** A list, or one string as a list of one (a KDL `config { ips "10.0.0.0/8" }` arrives as a string). */
+function listOf(v: unknown): string[] | null {
+  if (v === undefined) return [];
+  if (typeof v === 'string') return [v];
+  return isStringArray(v) ? v : null;
+}
+
 export function compileDenylist(raw: unknown): CompileResult {
   const errors: string[] = [];
   if (raw === null || raw === undefined) raw = {};
@@ -40,9 +47,9 @@ export function compileDenylist(raw: unknown): CompileResult {
   const blockList = new net.BlockList();
   let ipCount = 0;
   for (const key of ['ips', 'paths', 'user_agents'] as const) {
-    if (c[key] !== undefined && !isStringArray(c[key])) errors.push(`${key} must be an array of strings`);
+    if (listOf(c[key]) === null) errors.push(`${key} must be a string or an array of strings`);
   }
-  for (const entry of isStringArray(c['ips']) ? c['ips'] : []) {
+  for (const entry of listOf(c['ips']) ?? []) {
     const slash = entry.indexOf('/');
     const addr = slash === -1 ? entry : entry.slice(0, slash);
     const family = net.isIP(addr);
@@ -60,10 +67,10 @@ export function compileDenylist(raw: unknown): CompileResult {
     blockList.addSubnet(addr, prefix, type);
     ipCount++;
   }
-  const paths = isStringArray(c['paths']) ? c['paths'] : [];
+  const paths = listOf(c['paths']) ?? [];
   for (const p of paths) if (!p.startsWith('/')) errors.push(`paths: ${p} must start with /`);
   const userAgents: RegExp[] = [];
-  for (const pattern of isStringArray(c['user_agents']) ? c['user_agents'] : []) {
+  for (const pattern of listOf(c['user_agents']) ?? []) {
     try {
       userAgents.push(new RegExp(pattern, 'i'));
     } catch (e) {

@@ -80,6 +80,12 @@ describe('denylist rules', () => {
     if (!r.ok) expect(r.errors).toHaveLength(7);
     expect(compileDenylist(null).ok).toBe(true);
     expect(compileDenylist([]).ok).toBe(false);
+    expect(compileDenylist({ ips: [1] }).ok).toBe(false);
+  });
+
+  it('a single string is a list of one (KDL config { paths "/admin" } arrives as a string)', () => {
+    const r = compileDenylist({ ips: '10.0.0.0/8', paths: '/admin', user_agents: 'sqlmap' });
+    expect(r.ok && { ips: r.value.ipCount, paths: r.value.paths, uas: r.value.userAgents.length }).toEqual({ ips: 1, paths: ['/admin'], uas: 1 });
   });
 });
 

@@ -89,6 +89,7 @@ agents {
   agent "frozen" { ${agents['frozen']?.kdl}; timeout-ms 400; pool-size 1; circuit-breaker { enabled #false }; health-check { enabled #false } }
   agent "resp" { ${agents['resp']?.kdl}; events "response_headers" "response_body"; body { mode "buffer"; max-bytes 100 }; pool-size 1 }
   agent "rstream" { ${agents['rstream']?.kdl}; events "response_body"; body { mode "stream" }; pool-size 1 }
+  agent "deny" { ${agents['deny']?.kdl}; pool-size 1; config { paths "/deny/admin"; user_agents "sqlmap" "nikto"; status 451 } }
 }
 filters {
   filter "echo" { type "agent"; agent "echo" }
@@ -99,6 +100,7 @@ filters {
   filter "frozen-open" { type "agent"; agent "frozen"; failure-mode "open" }
   filter "resp" { type "agent"; agent "resp" }
   filter "rstream" { type "agent"; agent "rstream" }
+  filter "deny" { type "agent"; agent "deny" }
 }
 routes {
   route "echo" { matches { path-prefix "/echo" }; upstream "u"; filters "echo" }
@@ -109,6 +111,7 @@ routes {
   route "frozen-open" { matches { path-prefix "/frozen/open" }; upstream "u"; filters "frozen-open" }
   route "resp" { matches { path-prefix "/resp/" }; upstream "u"; filters "resp" }
   route "rstream" { matches { path-prefix "/rstream/" }; upstream "u"; filters "rstream" }
+  route "deny" { matches { path-prefix "/deny/" }; upstream "u"; filters "deny" }
   ${extraRoute}
 }
 `;
@@ -159,14 +162,15 @@ routes {
       startTestAgent('test', { transport }),
       startTestAgent('test', { transport }),
       startTestAgent('test', { transport }),
+      startTestAgent('denylist', { transport }),
     ]);
-    [agents['echo'], agents['t'], agents['stream'], agents['victim'], agents['frozen'], agents['resp'], agents['rstream']] = started;
+    [agents['echo'], agents['t'], agents['stream'], agents['victim'], agents['frozen'], agents['resp'], agents['rstream'], agents['deny']] = started;
     proxy = await startSentinel(configFor(), { listeners: ['h'], metrics: true });
     port = proxy.ports.get('h') as number;
     // Every agent connected (the proxy connects eagerly; gRPC handshakes take a moment).
     await until('agents connected', async () => {
       const m = await metrics();
-      return ['echo', 't', 'stream', 'victim', 'frozen', 'resp', 'rstream'].every((a) => m.includes(`sentinel_agent_healthy{agent="${a}"} 1`)) ? true : undefined;
+      return ['echo', 't', 'stream', 'victim', 'frozen', 'resp', 'rstream', 'deny'].every((a) => m.includes(`sentinel_agent_healthy{agent="${a}"} 1`)) ? true : undefined;
     });
   }, 120_000);
 
@@ -184,6 +188,17 @@ routes {
     expect(h['x-echo-path']).toBe('/echo/a');
     expect(h['x-echo-client-ip']).toBe('127.0.0.1');
     expect(h['x-echo-correlation-id']).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
+  });
+
+  it('the denylist agent, configured from the proxy\'s config { } block, blocks by path prefix and User-Agent', async () => {
+    expect((await send(port, '/deny/ok')).status).toBe(200);
+    const byPath = await send(port, '/deny/admin/users');
+    expect(byPath.status).toBe(451);
+    expect(byPath.body).toBe('Forbidden');
+    expect((await send(port, '/deny/ok', { headers: { 'user-agent': 'Mozilla/5.0 sqlmap/1.7' } })).status).toBe(451);
+    const rid = byPath.headers['x-request-id'];
+    const rec = await until('audit record', async () => auditRecords().find((a) => a['request_id'] === rid));
+    expect(rec).toMatchObject({ action: 'block', decided_by: 'deny', rule_ids: ['denylist.path'], reason: 'DENYLIST_PATH' });
   });
 
   it('two agents on one route: both are asked (in parallel) and both mutations apply', async () => {
