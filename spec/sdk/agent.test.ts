@@ -111,6 +111,29 @@ describe.each(['uds', 'grpc'] as const)('SDK agent over %s', (t) => {
     expect(agent.health().state).toBe('stopped');
   });
 
+  it('reports its health to connected proxies and exposes its own metrics in Prometheus text', async () => {
+    const agent = createAgent({ name: 'reporter', healthIntervalMs: 50, onRequestHeaders: () => block(451) });
+    agents.push(agent);
+    const info = await agent.listen(t === 'uds' ? { socket: join(dir, `reporter-${t}.sock`) } : { grpc: '127.0.0.1:0' });
+    const health = deferred();
+    const states: number[] = [];
+    const c = new AgentClient({
+      agentId: 'reporter',
+      endpoint: t === 'uds' ? { kind: 'uds', path: info.socket as string } : { kind: 'grpc', address: info.grpc as string },
+      keepaliveIntervalMs: 0,
+      onHealth: (h) => { states.push(h.state); health.resolve(); },
+    });
+    clients.push(c);
+    await c.call(headersEvent('m1'), { timeoutMs: 5000 });
+    await health.promise;
+    expect(states[0]).toBe(1); // healthy
+    const text = agent.metricsText();
+    expect(text).toContain('sentinel_agent_sdk_events_total{agent="reporter",kind="request_headers"} 1');
+    expect(text).toContain('sentinel_agent_sdk_decisions_total{agent="reporter",decision="block"} 1');
+    expect(text).toContain('sentinel_agent_sdk_up{agent="reporter"} 1');
+    expect(text).toMatch(/^# TYPE sentinel_agent_sdk_connections gauge$/m);
+  });
+
   it('processes calls concurrently and answers in completion order', async () => {
     const gate = deferred();
     const agent = createAgent({

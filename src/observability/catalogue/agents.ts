@@ -39,16 +39,18 @@ export const AGENT_METRICS = {
   agentBreakerState: {
     name: 'sentinel_agent_breaker_state',
     type: 'gauge',
-    help: 'Circuit breaker of each agent: 0 closed, 1 half-open, 2 open.',
+    help: 'Circuit breaker of each agent: 0 closed, 1 half-open, 2 open. Multi-worker: the worst worker\'s state.',
     labels: ['agent'],
     unit: 'state',
+    aggregator: 'max',
   },
   agentHealthy: {
     name: 'sentinel_agent_healthy',
     type: 'gauge',
-    help: '1 when the agent has a ready connection, its breaker is not open and it does not report itself unhealthy or draining; else 0.',
+    help: '1 when the agent has a ready connection, its breaker is not open and it does not report itself unhealthy or draining; else 0. Multi-worker: 1 only when every worker\'s view is healthy.',
     labels: ['agent'],
     unit: 'boolean',
+    aggregator: 'min',
   },
   agentPoolConnections: {
     name: 'sentinel_agent_pool_connections',
