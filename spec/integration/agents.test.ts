@@ -87,7 +87,7 @@ agents {
   agent "stream" { ${agents['stream']?.kdl}; events "request_body"; body { mode "stream"; max-bytes 64; chunk-timeout-ms 3000 }; pool-size 1 }
   agent "victim" { ${agents['victim']?.kdl}; timeout-ms 20000; pool-size 1; circuit-breaker { failure-threshold 3; timeout-secs 0.5 } }
   agent "frozen" { ${agents['frozen']?.kdl}; timeout-ms 400; pool-size 1; circuit-breaker { enabled #false }; health-check { enabled #false } }
-  agent "resp" { ${agents['resp']?.kdl}; events "response_headers" "response_body"; body { mode "buffer"; max-bytes 100 }; pool-size 1 }
+  agent "resp" { ${agents['resp']?.kdl}; events "request_body" "response_headers" "response_body"; body { mode "buffer"; max-bytes 100 }; pool-size 1 }
   agent "rstream" { ${agents['rstream']?.kdl}; events "response_body"; body { mode "stream" }; pool-size 1 }
   agent "deny" { ${agents['deny']?.kdl}; pool-size 1; config { paths "/deny/admin"; user_agents "sqlmap" "nikto"; status 451 } }
 }
@@ -100,6 +100,7 @@ filters {
   filter "frozen-open" { type "agent"; agent "frozen"; failure-mode "open" }
   filter "resp" { type "agent"; agent "resp" }
   filter "rstream" { type "agent"; agent "rstream" }
+  filter "resp-open" { type "agent"; agent "resp"; failure-mode "open" }
   filter "deny" { type "agent"; agent "deny" }
 }
 routes {
@@ -112,6 +113,7 @@ routes {
   route "resp" { matches { path-prefix "/resp/" }; upstream "u"; filters "resp" }
   route "rstream" { matches { path-prefix "/rstream/" }; upstream "u"; filters "rstream" }
   route "deny" { matches { path-prefix "/deny/" }; upstream "u"; filters "deny" }
+  route "bodyopen" { matches { path-prefix "/bodyopen/" }; upstream "u"; filters "resp-open" }
   ${extraRoute}
 }
 `;
@@ -326,6 +328,23 @@ routes {
     expect(r.headers['content-length']).toBeUndefined();
     expect(r.headers['transfer-encoding']).toBe('chunked');
     await expect(send(port, '/rstream/x?body=start-,secret,end')).rejects.toThrow();
+  });
+
+  it('a body over max-bytes with failure-mode open is skipped: it reaches the upstream whole and uninspected (chunked or declared)', async () => {
+    const series = 'sentinel_agent_bypasses_total{agent="resp",reason="body_too_large"}';
+    const before = await metric(series);
+    const chunked = await send(port, '/bodyopen/x', { method: 'POST', body: ['a'.repeat(80), 'b'.repeat(80), 'c'.repeat(80)] });
+    expect(chunked.status).toBe(200);
+    expect(seen(chunked).body).toBe(`${'a'.repeat(80)}${'b'.repeat(80)}${'c'.repeat(80)}`);
+    const declared = await send(port, '/bodyopen/y', { method: 'POST', body: 'd'.repeat(300) });
+    expect(declared.status).toBe(200);
+    expect(seen(declared).body).toBe('d'.repeat(300));
+    // A skipped agent is not asked again for that request (no response-side bypass for these two).
+    expect(await metric(series)).toBe(before + 2);
+    // Within the limit it is inspected (the test agent upper-cases it); the upstream's JSON answer
+    // is itself over 100 bytes, so the agent is skipped on the response side.
+    expect(seen(await send(port, '/bodyopen/z', { method: 'POST', body: 'small' })).body).toBe('SMALL');
+    expect(await metric(series)).toBe(before + 3);
   });
 
   it('100 concurrent requests on one connection are answered by correlation id, never mixed up', async () => {

@@ -1,56 +1,9 @@
-// Request bodies for agents: bounded reading for buffer mode, and the stream inspector for stream
-// mode (each chunk goes to the agents in order, then upstream; memory stays at one or two chunks).
+// Request bodies in agent stream mode: each chunk goes to the agents in order, then upstream; memory
+// stays at one or two chunks. (Buffer mode reads with src/pipeline/body.ts bufferRequestBody.)
 import { Readable } from 'node:stream';
-import type { Exchange } from '../pipeline/exchange.ts';
 import { declaredLength } from '../pipeline/body.ts';
 import type { CallMessage } from '../protocol/types.ts';
 import type { AgentExchange, AgentSlot } from './exchange.ts';
-
-export type BoundedBody =
-  | { readonly kind: 'complete'; readonly body: Buffer }
-  /** Over `limit`: what was read so far (empty when Content-Length said so up front); the rest is unread. */
-  | { readonly kind: 'too-large'; readonly chunks: readonly Buffer[] }
-  | { readonly kind: 'aborted' };
-
-/**
- * Reads the request body up to `limit` bytes. Unlike a plain buffer, an oversize body hands back
- * the bytes it read, so a caller that lets the body through anyway can replay them. Bounded in
- * time by the listener's request timeout and by the client closing.
- */
-export function readBodyBounded(ex: Exchange, limit: number): Promise<BoundedBody> {
-  if (declaredLength(ex) > limit) return Promise.resolve({ kind: 'too-large', chunks: [] });
-  const req = ex.req;
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (r: BoundedBody): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-      resolve(r);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      chunks.push(chunk);
-      if (size > limit) {
-        req.pause();
-        done({ kind: 'too-large', chunks });
-      }
-    };
-    const onEnd = (): void => {
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      ex.bytesIn = size;
-      done({ kind: 'complete', body });
-    };
-    const onError = (): void => done({ kind: 'aborted' });
-    const onClose = (): void => { if (!req.complete) done({ kind: 'aborted' }); };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
-}
 
 /**
  * Stream mode: the request body flows client → agents → upstream one chunk at a time. A chunk is

@@ -25,7 +25,8 @@ import type { AgentFilter } from './filter.ts';
 import { newCorrelationId, requestHeadersEvent } from './events.ts';
 import { actionOf, blockStatus, checkBlockHeaders, checkHeaderOps, earlyBlock, mergeVerdict, validRedirect } from './rules.ts';
 import type { Outcome, Verdict } from './rules.ts';
-import { readBodyBounded, StreamInspector } from './body.ts';
+import { StreamInspector } from './body.ts';
+import { bufferRequestBody } from '../pipeline/body.ts';
 import { AgentResponsePhase } from './response.ts';
 
 /** One agent filter's part in one request. */
@@ -203,18 +204,18 @@ export class AgentExchange implements Pending {
     let limit = 0;
     for (const s of members) limit = Math.max(limit, s.filter.agent.body.maxBytes);
     ex.pending = this;
-    const read = await readBodyBounded(ex, limit);
+    const read = await bufferRequestBody(ex, limit);
     if (ex.pending === this) ex.pending = null;
     if (ex.finished) return false;
-    if (read.kind === 'aborted') {
+    if (!read.ok && read.reason === 'aborted') {
       ex.fail('CLIENT_CLOSED_REQUEST');
       return false;
     }
-    if (read.kind === 'too-large') {
+    if (!read.ok) {
       // Larger than every member's limit: a fail-closed member refuses it, the others are skipped.
       for (const s of members) if (!this.overLimit(s, 'request_body')) return false;
       // Every member is fail-open: the body goes upstream uninspected, including what was read.
-      ex.requestBodyStream = Readable.from(replay(read.chunks, ex));
+      ex.requestBodyStream = Readable.from(replay(read.read, ex));
       return true;
     }
     const original = read.body;

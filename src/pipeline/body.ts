@@ -6,15 +6,20 @@
 // Body limit (`policies { max-body-size-bytes }`): a declared Content-Length over it is refused
 // before anything is read or forwarded; a chunked body is counted as it streams and cut off at the
 // limit (the upstream request is aborted, the client gets 413 if no response head went out yet).
-import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../core/errors.ts';
 import type { Exchange } from './exchange.ts';
 
 export type BufferResult =
   | { readonly ok: true; readonly body: Buffer }
-  /** `too-large`: over `maxBytes` (declared or counted); `aborted`: the client went away. */
-  | { readonly ok: false; readonly reason: 'too-large' | 'aborted' };
+  /**
+   * Over `maxBytes` (declared or counted). `read` holds the bytes read before the limit was found
+   * (empty when Content-Length said so up front; the rest is unread), so a caller that lets the
+   * body through anyway can replay them.
+   */
+  | { readonly ok: false; readonly reason: 'too-large'; readonly read: readonly Buffer[] }
+  /** The client went away. */
+  | { readonly ok: false; readonly reason: 'aborted' };
 
 /** The declared Content-Length, or -1 when there is none (chunked, or no body). */
 export function declaredLength(ex: Exchange): number {
@@ -44,11 +49,14 @@ export function admitRequestBody(ex: Exchange): boolean {
   return true;
 }
 
-async function* countedBody(ex: Exchange, req: IncomingMessage, max: number): AsyncGenerator<Buffer> {
+/**
+ * A body source that ends the upload at the route's limit (`max` bytes): counted, audited, and
+ * thrown as PAYLOAD_TOO_LARGE (the upstream request is aborted, the client gets 413 if no response
+ * head went out yet). `source` is the request itself or what a filter built from it.
+ */
+export async function* countedBody(ex: Exchange, source: AsyncIterable<Buffer>, max: number): AsyncGenerator<Buffer> {
   let size = 0;
-  // destroyOnReturn false: stopping at the limit must not destroy the request (and with it the
-  // client connection) before the 413 is written.
-  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+  for await (const chunk of source) {
     size += chunk.length;
     if (size > max) {
       ex.ctx.metrics.limitTriggered(ex.ctx.listenerId, 'body_bytes');
@@ -68,7 +76,9 @@ export function requestBodySource(ex: Exchange): Dispatcher.DispatchOptions['bod
   const req = ex.req;
   if (declaredLength(ex) >= 0) return req;
   // undici sends any async iterable (lib/core/request.js: isIterable); its typings list only streams.
-  return countedBody(ex, req, bodyLimit(ex)) as unknown as Dispatcher.DispatchOptions['body'];
+  // destroyOnReturn false: stopping at the limit must not destroy the request (and with it the
+  // client connection) before the 413 is written.
+  return countedBody(ex, req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, bodyLimit(ex)) as unknown as Dispatcher.DispatchOptions['body'];
 }
 
 /**
@@ -81,7 +91,7 @@ export function bufferRequestBody(ex: Exchange, maxBytes: number): Promise<Buffe
     ex.body = Buffer.alloc(0);
     return Promise.resolve({ ok: true, body: ex.body });
   }
-  if (declaredLength(ex) > maxBytes) return Promise.resolve({ ok: false, reason: 'too-large' });
+  if (declaredLength(ex) > maxBytes) return Promise.resolve({ ok: false, reason: 'too-large', read: [] });
   ex.sendContinue();
   const req = ex.req;
   return new Promise((resolve) => {
@@ -96,12 +106,11 @@ export function bufferRequestBody(ex: Exchange, maxBytes: number): Promise<Buffe
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
+      chunks.push(chunk);
       if (size > maxBytes) {
         req.pause();
-        done({ ok: false, reason: 'too-large' });
-        return;
+        done({ ok: false, reason: 'too-large', read: chunks });
       }
-      chunks.push(chunk);
     };
     const onEnd = (): void => {
       const body = chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size);
