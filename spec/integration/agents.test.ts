@@ -1,13 +1,15 @@
-// External agents end to end: the real CLI, a real upstream, and real agent processes (the echo
-// agent and the test agent, spec/protocol/fixtures/test-agent.ts) over a Unix socket and over gRPC
-// on loopback. Every agent is started through spec/helpers/agents.ts.
+// External agents end to end: the real CLI, a real upstream, and real agents (the echo and
+// denylist agents and the test agent, spec/protocol/fixtures/test-agent.ts) over a Unix socket and
+// over gRPC on loopback. Every agent starts through startAgent (spec/helpers/containers.ts): a
+// container where Docker answers (socket in a bind-mounted dir, gRPC on the host network, freeze =
+// container pause), a local child process otherwise.
 import { request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestAgent } from '../helpers/agents.ts';
-import type { AgentHandle, AgentTransportKind } from '../helpers/agents.ts';
+import { startAgent } from '../helpers/containers.ts';
+import type { AgentHandle, AgentKind, AgentTransport } from '../helpers/containers.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 import type { Upstream } from '../helpers/upstream.ts';
 import { startSentinel } from '../helpers/sentinel-process.ts';
@@ -65,31 +67,39 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   }
 }
 
-describe.each(['uds', 'grpc'] as AgentTransportKind[])('agents over %s', { timeout: 60_000 }, (transport) => {
+describe.each(['uds', 'grpc'] as AgentTransport[])('agents over %s', { timeout: 60_000 }, (transport) => {
   let upstream: Upstream;
   let proxy: SentinelProcess;
   let port: number;
   const agents: Record<string, AgentHandle> = {};
+  /** The transport line of an `agent { }` block reaching a started agent. */
+  const kdl = (name: string): string => {
+    const a = agents[name] as AgentHandle;
+    return a.socket !== null ? `unix-socket "${a.socket}"` : `grpc "${a.grpc}"`;
+  };
+  /** The JSON lines an agent printed (listening, configured, complete, cancelled, …). */
+  const lines = async (name: string): Promise<Record<string, unknown>[]> =>
+    (await (agents[name] as AgentHandle).logs()).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
   const configFor = (extraRoute = ''): string => `
 listeners { listener "h" { address "127.0.0.1:0" } }
 observability { metrics { address "127.0.0.1:0" } }
 upstreams { upstream "u" { target "${upstream.address}" } }
 agents {
-  agent "echo" { ${agents['echo']?.kdl}; pool-size 1 }
+  agent "echo" { ${kdl('echo')}; pool-size 1 }
   agent "t" {
-    ${agents['t']?.kdl}
+    ${kdl('t')}
     events "request_headers" "request_body" "request_complete"
     timeout-ms 3000
     pool-size 1
     config { mode "test"; lists { - "a"; - "b" } }
   }
-  agent "stream" { ${agents['stream']?.kdl}; events "request_body"; body { mode "stream"; max-bytes 64; chunk-timeout-ms 3000 }; pool-size 1 }
-  agent "victim" { ${agents['victim']?.kdl}; timeout-ms 20000; pool-size 1; circuit-breaker { failure-threshold 3; timeout-secs 0.5 } }
-  agent "frozen" { ${agents['frozen']?.kdl}; timeout-ms 400; pool-size 1; circuit-breaker { enabled #false }; health-check { enabled #false } }
-  agent "resp" { ${agents['resp']?.kdl}; events "request_body" "response_headers" "response_body"; body { mode "buffer"; max-bytes 100 }; pool-size 1 }
-  agent "rstream" { ${agents['rstream']?.kdl}; events "response_body"; body { mode "stream" }; pool-size 1 }
-  agent "deny" { ${agents['deny']?.kdl}; pool-size 1; config { paths "/deny/admin"; user_agents "sqlmap" "nikto"; status 451 } }
+  agent "stream" { ${kdl('stream')}; events "request_body"; body { mode "stream"; max-bytes 64; chunk-timeout-ms 3000 }; pool-size 1 }
+  agent "victim" { ${kdl('victim')}; timeout-ms 20000; pool-size 1; circuit-breaker { failure-threshold 3; timeout-secs 0.5 } }
+  agent "frozen" { ${kdl('frozen')}; timeout-ms 400; pool-size 1; circuit-breaker { enabled #false }; health-check { enabled #false } }
+  agent "resp" { ${kdl('resp')}; events "request_body" "response_headers" "response_body"; body { mode "buffer"; max-bytes 100 }; pool-size 1 }
+  agent "rstream" { ${kdl('rstream')}; events "response_body"; body { mode "stream" }; pool-size 1 }
+  agent "deny" { ${kdl('deny')}; pool-size 1; config { paths "/deny/admin"; user_agents "sqlmap" "nikto"; status 451 } }
 }
 filters {
   filter "echo" { type "agent"; agent "echo" }
@@ -156,17 +166,9 @@ routes {
         res.end(JSON.stringify({ headers: req.headers, body }));
       });
     });
-    const started = await Promise.all([
-      startTestAgent('echo', { transport }),
-      startTestAgent('test', { transport }),
-      startTestAgent('test', { transport }),
-      startTestAgent('test', { transport }),
-      startTestAgent('test', { transport }),
-      startTestAgent('test', { transport }),
-      startTestAgent('test', { transport }),
-      startTestAgent('denylist', { transport }),
-    ]);
-    [agents['echo'], agents['t'], agents['stream'], agents['victim'], agents['frozen'], agents['resp'], agents['rstream'], agents['deny']] = started;
+    const kinds: [string, AgentKind][] = [['echo', 'echo'], ['t', 'test'], ['stream', 'test'], ['victim', 'test'], ['frozen', 'test'], ['resp', 'test'], ['rstream', 'test'], ['deny', 'denylist']];
+    const started = await Promise.all(kinds.map(([, kind]) => startAgent({ kind, transport })));
+    kinds.forEach(([name], i) => { agents[name] = started[i] as AgentHandle; });
     proxy = await startSentinel(configFor(), { listeners: ['h'], metrics: true });
     port = proxy.ports.get('h') as number;
     // Every agent connected (the proxy connects eagerly; gRPC handshakes take a moment).
@@ -360,7 +362,7 @@ routes {
   it('request_complete reaches a subscribed agent after the response, with the status', async () => {
     const r = await send(port, '/t/done');
     const cid = seen(r).headers['x-cid'];
-    const line = await until('complete event', async () => agents['t']?.lines.find((l) => l['event'] === 'complete' && l['cid'] === cid));
+    const line = await until('complete event', async () => (await lines('t')).find((l) => l['event'] === 'complete' && l['cid'] === cid));
     expect(line).toMatchObject({ status: 200, error: null });
   });
 
@@ -371,7 +373,7 @@ routes {
     await new Promise((r) => setTimeout(r, 200));
     ac.abort();
     expect(await pending).toBe('aborted');
-    await until('cancel received by the agent', async () => agents['t']?.lines.find((l) => l['event'] === 'cancelled' && l['uri'] === '/t/hang?who=client-gone'));
+    await until('cancel received by the agent', async () => (await lines('t')).find((l) => l['event'] === 'cancelled' && l['uri'] === '/t/hang?who=client-gone'));
   });
 
   it('agent frozen: calls time out and the failure mode applies (closed 504, open bypass); it recovers when thawed', async () => {
@@ -430,8 +432,8 @@ routes {
   });
 
   it('a reload that leaves an agent unchanged keeps its connections (no new handshake)', async () => {
-    const configured = (): number => agents['t']?.lines.filter((l) => l['event'] === 'configured').length ?? 0;
-    const before = configured();
+    const configured = async (): Promise<number> => (await lines('t')).filter((l) => l['event'] === 'configured').length;
+    const before = await configured();
     expect(before).toBeGreaterThanOrEqual(1);
     const stderrBefore = proxy.stderr().length;
     writeFileSync(join(proxy.dir, 'sentinel.kdl'), configFor('route "extra" { matches { path "/extra" }; builtin-handler "health" }'));
@@ -440,6 +442,6 @@ routes {
     expect((await send(port, '/extra')).status).toBe(200);
     const r = await send(port, '/t/after-reload');
     expect(r.status).toBe(200);
-    expect(configured()).toBe(before);
+    expect(await configured()).toBe(before);
   });
 });
