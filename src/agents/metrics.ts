@@ -3,6 +3,7 @@
 // gauges are read at scrape time from the live managers.
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { AGENT_METRICS } from '../observability/catalogue/agents.ts';
+import { perRegistry } from '../observability/metrics.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
 export type AgentEventLabel = 'request_headers' | 'request_body' | 'response_headers' | 'response_body' | 'request_complete';
@@ -89,14 +90,5 @@ export class AgentMetricHandles {
   }
 }
 
-const byRegistry = new WeakMap<Metrics, AgentMetricHandles>();
-
 /** The agent handles of a metrics registry, registering them the first time (idempotent). */
-export function registerAgentMetrics(metrics: Metrics): AgentMetricHandles {
-  let h = byRegistry.get(metrics);
-  if (h === undefined) {
-    h = new AgentMetricHandles(metrics);
-    byRegistry.set(metrics, h);
-  }
-  return h;
-}
+export const registerAgentMetrics: (metrics: Metrics) => AgentMetricHandles = perRegistry((m) => new AgentMetricHandles(m));

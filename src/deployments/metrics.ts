@@ -4,6 +4,7 @@
 // stats at scrape time, so a cache hit costs no metric call.
 import type { Counter, Histogram } from 'prom-client';
 import { CATALOGUE } from '../observability/catalogue.ts';
+import { perRegistry } from '../observability/metrics.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { SwrCache, SwrCacheStats } from './cache.ts';
 import type { DecisionReason } from './router.ts';
@@ -166,14 +167,5 @@ export class DeploymentMetrics {
   }
 }
 
-const BY_METRICS = new WeakMap<Metrics, DeploymentMetrics>();
-
 /** The deployment metric handles of a registry; registers them on first call (at start-up). */
-export function deploymentMetrics(metrics: Metrics): DeploymentMetrics {
-  let m = BY_METRICS.get(metrics);
-  if (m === undefined) {
-    m = new DeploymentMetrics(metrics);
-    BY_METRICS.set(metrics, m);
-  }
-  return m;
-}
+export const deploymentMetrics: (metrics: Metrics) => DeploymentMetrics = perRegistry((m) => new DeploymentMetrics(m));

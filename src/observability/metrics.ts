@@ -198,3 +198,20 @@ export class Metrics {
     this.buildInfo.labels(version, configHash).set(1);
   }
 }
+
+/**
+ * A feature area's metric handles, one set per registry: `create` registers them the first time a
+ * registry asks (at start-up), later calls return the same handles (prom-client refuses a name
+ * registered twice).
+ */
+export function perRegistry<T>(create: (metrics: Metrics) => T): (metrics: Metrics) => T {
+  const byRegistry = new WeakMap<Metrics, T>();
+  return (metrics) => {
+    let h = byRegistry.get(metrics);
+    if (h === undefined) {
+      h = create(metrics);
+      byRegistry.set(metrics, h);
+    }
+    return h;
+  };
+}
