@@ -4,7 +4,7 @@
 // maxConcurrentCalls. Any protocol violation resets the connection and fails every pending call.
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { encodeFrame, FrameDecoder } from './codec.ts';
+import { encodeFrame, FrameDecoder, writeCorked } from './codec.ts';
 import { fromAgentToProxy, GRPC_CHANNEL_OPTIONS, loadAgentService, toProxyToAgent } from './grpc.ts';
 import type { AgentCapabilities, AgentResponse, CallMessage, CancelReasonName, HealthStatusMessage, JsonValue, MetricsReportMessage, ConfigUpdateRequestMessage, WireMessage } from './types.ts';
 import { CANCEL_REASONS, FLOW_ACTIONS, PROTOCOL_VERSION, correlationIdOf, responseCorrelationId } from './types.ts';
@@ -98,7 +98,7 @@ function openUds(agentId: string, path: string, hooks: WireHooks): Wire {
     send(msg) {
       const f = encodeFrame(msg);
       if (!f.ok) return f.error.message;
-      socket.write(f.value);
+      writeCorked(socket, f.value);
       return null;
     },
     close() {

@@ -4,7 +4,7 @@
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { encodeFrame, FrameDecoder } from '../protocol/codec.ts';
+import { encodeFrame, FrameDecoder, writeCorked } from '../protocol/codec.ts';
 import { fromProxyToAgent, GRPC_CHANNEL_OPTIONS, loadAgentService, toAgentToProxy } from '../protocol/grpc.ts';
 import type {
   AgentCapabilities,
@@ -439,7 +439,7 @@ class AgentRuntime implements Agent {
       calls: new Map(),
       send: (msg) => {
         const f = encodeFrame(msg);
-        if (f.ok && !socket.destroyed) socket.write(f.value);
+        if (f.ok && !socket.destroyed) writeCorked(socket, f.value);
         else if (!f.ok) {
           // A response too large for a frame: answer with a block so the proxy is not left waiting.
           if (msg.kind === 'agent_response') {
@@ -450,7 +450,14 @@ class AgentRuntime implements Agent {
           }
         }
       },
-      close: () => socket.destroy(),
+      close: () => {
+        // Answers written this tick are still corked: flush them, then close (destroy after a grace
+        // period if the proxy does not read).
+        if (socket.destroyed) return;
+        if (socket.writableCorked > 0) socket.uncork();
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+      },
     };
     this.#sessions.add(session);
     socket.on('error', () => this.#endSession(session));
