@@ -110,7 +110,8 @@ function openUds(agentId: string, path: string, hooks: WireHooks): Wire {
 
 function openGrpc(agentId: string, address: string, hooks: WireHooks): Wire {
   const Ctor = loadAgentService();
-  const client = new Ctor(address, grpc.credentials.createInsecure(), GRPC_CHANNEL_OPTIONS);
+  // A channel of its own per pool connection (grpc-js would otherwise share one subchannel per address).
+  const client = new Ctor(address, grpc.credentials.createInsecure(), { ...GRPC_CHANNEL_OPTIONS, 'grpc.use_local_subchannel_pool': 1 });
   const stream = (client as unknown as { ProcessStream(): grpc.ClientDuplexStream<unknown, unknown> }).ProcessStream();
   let open = true;
   stream.on('data', (obj: Record<string, unknown>) => {
