@@ -124,6 +124,8 @@ routes {
   route "rstream" { matches { path-prefix "/rstream/" }; upstream "u"; filters "rstream" }
   route "deny" { matches { path-prefix "/deny/" }; upstream "u"; filters "deny" }
   route "bodyopen" { matches { path-prefix "/bodyopen/" }; upstream "u"; filters "resp-open" }
+  route "limited" { matches { path-prefix "/limited/" }; upstream "u"; filters "t"; policies { max-body-size-bytes 16 } }
+  route "limited-stream" { matches { path-prefix "/limited-stream/" }; upstream "u"; filters "stream"; policies { max-body-size-bytes 16 } }
   ${extraRoute}
 }
 `;
@@ -347,6 +349,20 @@ routes {
     // is itself over 100 bytes, so the agent is skipped on the response side.
     expect(seen(await send(port, '/bodyopen/z', { method: 'POST', body: 'small' })).body).toBe('SMALL');
     expect(await metric(series)).toBe(before + 3);
+  });
+
+  it('the route\'s body limit comes before any agent: over it is 413 PAYLOAD_TOO_LARGE, buffered or streamed', async () => {
+    for (const path of ['/limited/x', '/limited-stream/x']) {
+      const declared = await send(port, path, { method: 'POST', body: 'x'.repeat(40) });
+      expect(declared.status, path).toBe(413);
+      expect(errorCode(declared)).toBe('PAYLOAD_TOO_LARGE');
+      const chunked = await send(port, path, { method: 'POST', body: ['a'.repeat(10), 'b'.repeat(10), 'c'.repeat(10)] });
+      expect(chunked.status, path).toBe(413);
+      expect(errorCode(chunked)).toBe('PAYLOAD_TOO_LARGE');
+      const ok = await send(port, path, { method: 'POST', body: ['sm', 'all'] });
+      expect(ok.status, path).toBe(200);
+      expect(seen(ok).body).toBe('SMALL');
+    }
   });
 
   it('100 concurrent requests on one connection are answered by correlation id, never mixed up', async () => {

@@ -1,7 +1,7 @@
 // Request bodies in agent stream mode: each chunk goes to the agents in order, then upstream; memory
 // stays at one or two chunks. (Buffer mode reads with src/pipeline/body.ts bufferRequestBody.)
 import { Readable } from 'node:stream';
-import { declaredLength } from '../pipeline/body.ts';
+import { bodyLimit, declaredLength } from '../pipeline/body.ts';
 import type { CallMessage } from '../protocol/types.ts';
 import type { AgentExchange, AgentSlot } from './exchange.ts';
 
@@ -98,6 +98,11 @@ export class StreamInspector {
     const st = this.st;
     const ex = st.ex;
     this.received += chunk.length;
+    if (this.received > bodyLimit(ex)) {
+      // The route's own limit: refused as any route refuses a chunked body over it.
+      ex.limitExceeded('body_bytes', 'PAYLOAD_TOO_LARGE');
+      return this.abort();
+    }
     const index = this.index++;
     let data = chunk;
     for (const s of this.members) {

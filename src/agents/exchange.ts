@@ -26,7 +26,7 @@ import { newCorrelationId, requestHeadersEvent } from './events.ts';
 import { actionOf, blockStatus, checkBlockHeaders, checkHeaderOps, earlyBlock, mergeVerdict, validRedirect } from './rules.ts';
 import type { Outcome, Verdict } from './rules.ts';
 import { StreamInspector } from './body.ts';
-import { bufferRequestBody } from '../pipeline/body.ts';
+import { admitRequestBody, bodyLimit, bufferRequestBody, countedBody } from '../pipeline/body.ts';
 import { AgentResponsePhase } from './response.ts';
 
 /** One agent filter's part in one request. */
@@ -195,6 +195,9 @@ export class AgentExchange implements Pending {
       if (s.filter.agent.body.mode !== 'stream') stream = false;
     }
     if (members.length === 0) return true;
+    // The route's body limit and `Expect: 100-continue` come first: a body the route refuses is
+    // never read, nor shown to an agent.
+    if (!admitRequestBody(ex)) return false;
     if (stream) {
       // Chunks go to the agents as they arrive and upstream once allowed: the forward phase reads
       // the inspected stream instead of the request.
@@ -203,8 +206,9 @@ export class AgentExchange implements Pending {
     }
     let limit = 0;
     for (const s of members) limit = Math.max(limit, s.filter.agent.body.maxBytes);
+    const routeLimit = bodyLimit(ex);
     ex.pending = this;
-    const read = await bufferRequestBody(ex, limit);
+    const read = await bufferRequestBody(ex, Math.min(limit, routeLimit));
     if (ex.pending === this) ex.pending = null;
     if (ex.finished) return false;
     if (!read.ok && read.reason === 'aborted') {
@@ -212,10 +216,16 @@ export class AgentExchange implements Pending {
       return false;
     }
     if (!read.ok) {
+      if (routeLimit <= limit) {
+        // Over the route's own limit: refused as any route refuses it.
+        ex.limitExceeded('body_bytes', 'PAYLOAD_TOO_LARGE');
+        return false;
+      }
       // Larger than every member's limit: a fail-closed member refuses it, the others are skipped.
       for (const s of members) if (!this.overLimit(s, 'request_body')) return false;
-      // Every member is fail-open: the body goes upstream uninspected, including what was read.
-      ex.requestBodyStream = Readable.from(replay(read.read, ex));
+      // Every member is fail-open: the body goes upstream uninspected, including what was read,
+      // still counted against the route's limit.
+      ex.requestBodyStream = Readable.from(countedBody(ex, replay(read.read, ex), routeLimit));
       return true;
     }
     const original = read.body;
