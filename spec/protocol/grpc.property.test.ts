@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromAgentToProxy, fromProxyToAgent, loadAgentService, toAgentToProxy, toProxyToAgent } from '../../src/protocol/grpc.ts';
-import type { MessageKind, WireMessage } from '../../src/protocol/types.ts';
+import type { JsonValue, MessageKind, WireMessage } from '../../src/protocol/types.ts';
 import { messageOf } from './arbitraries.ts';
 
 const PROXY_TO_AGENT: MessageKind[] = ['handshake_request', 'request_headers', 'request_body_chunk', 'response_headers', 'response_body_chunk', 'request_complete', 'websocket_frame', 'guardrail_inspect', 'configure', 'cancel', 'ping'];
@@ -32,8 +32,10 @@ function expected(m: WireMessage): WireMessage {
         if (Number.isFinite(f)) c.payload.audit.confidence = f;
         else delete c.payload.audit.confidence;
       }
-      const custom = c.payload.audit.custom;
-      for (const k of Object.keys(custom)) { const v = custom[k]; custom[k] = typeof v === 'string' ? v : JSON.stringify(v ?? null); }
+      // Rebuilt without a prototype: a "__proto__" key is data here, as in the decoder.
+      const custom = Object.create(null) as Record<string, JsonValue>;
+      for (const [k, v] of Object.entries(c.payload.audit.custom)) custom[k] = typeof v === 'string' ? v : JSON.stringify(v ?? null);
+      c.payload.audit.custom = custom;
       break;
     }
     default:
@@ -70,6 +72,14 @@ describe('gRPC mapping: canonical → protobuf bytes → canonical', () => {
       );
     });
   }
+
+  it('a "__proto__" key in audit.custom is data on gRPC too (fixed counterexample)', () => {
+    const custom = JSON.parse('{"__proto__":null,"correlation_id":"c"}') as Record<string, JsonValue>;
+    const m: WireMessage = { kind: 'agent_response', payload: { version: 2, decision: 'allow', request_headers: [], response_headers: [], routing_metadata: {}, audit: { tags: [], rule_ids: [], reason_codes: [], custom }, needs_more: false, request_body_mutation: null, response_body_mutation: null, websocket_decision: null } };
+    const back = fromAgentToProxy(svc.ProcessStream!.responseDeserialize(svc.ProcessStream!.responseSerialize(toAgentToProxy(m))) as Record<string, unknown>);
+    expect(back.ok && back.value?.kind === 'agent_response' && Object.entries(back.value.payload.audit.custom)).toEqual([['__proto__', 'null'], ['correlation_id', 'c']]);
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+  });
 
   it('is total on arbitrary protobuf bytes', () => {
     fc.assert(

@@ -88,7 +88,8 @@ function floatOrUndefined(v: number | undefined): number | undefined {
 
 /** audit.custom values are JSON on UDS and strings on gRPC: strings travel as they are. */
 function customToProto(custom: Record<string, JsonValue>): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a "__proto__" key is data, not a setter.
+  const out = Object.create(null) as Record<string, string>;
   for (const k of Object.keys(custom)) {
     const v = custom[k];
     out[k] = typeof v === 'string' ? v : JSON.stringify(v ?? null);
