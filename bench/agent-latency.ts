@@ -1,0 +1,78 @@
+// `node bench/agent-latency.ts`: what one agent round trip adds to a request's latency when nothing
+// queues. One keep-alive connection, one request at a time, `sentinel` and `sentinel-agent`
+// (scenarios/sentinel-agent.ts: the echo agent on request headers over a Unix socket) interleaved in
+// rounds against the same backend, same run; reports p50 and p99 of each and the difference at p50.
+// The saturated and paced runs of `npm run bench` show throughput and latency under load; this is
+// the light-load figure the agent target is stated in (< 0.3 ms added at p50 on loopback).
+//
+//   node bench/agent-latency.ts [--rounds N] [--requests N]
+import { request, Agent } from 'node:http';
+import { parseArgs } from 'node:util';
+import { startBackend } from './lib/backend.ts';
+import { detectPinning, makeTempDir, removeDir } from './lib/env.ts';
+import { installCleanupHandlers } from './lib/procs.ts';
+import { sentinelScenario } from './scenarios/sentinel.ts';
+import { sentinelAgentScenario } from './scenarios/sentinel-agent.ts';
+import type { RunningScenario, Scenario } from './scenarios/types.ts';
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+}
+
+function get(url: URL, agent: Agent): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, path: '/', agent }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, requests: { type: 'string', default: '500' } } });
+  const rounds = Number(values.rounds);
+  const perRound = Number(values.requests);
+  installCleanupHandlers();
+  const pinning = detectPinning();
+  const backend = await startBackend(pinning, 'auto', 0);
+  const scenarios: Scenario[] = [sentinelScenario, sentinelAgentScenario];
+  const running: { s: Scenario; r: RunningScenario; dir: string; agent: Agent; lat: number[] }[] = [];
+  try {
+    for (const s of scenarios) {
+      const dir = makeTempDir(s.name);
+      const r = await s.start({ backend: { host: backend.host, port: backend.port }, backends: [{ host: backend.host, port: backend.port }], tmpDir: dir, pinning });
+      running.push({ s, r, dir, agent: new Agent({ keepAlive: true, maxSockets: 1 }), lat: [] });
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const x of running) {
+        const url = new URL(x.r.url);
+        for (let i = 0; i < 50; i++) await get(url, x.agent); // warm the connection and the JIT
+        for (let i = 0; i < perRound; i++) {
+          const t0 = performance.now();
+          await get(url, x.agent);
+          x.lat.push(performance.now() - t0);
+        }
+      }
+    }
+    const p50: Record<string, number> = {};
+    process.stdout.write(`sequential requests, 1 keep-alive connection, ${rounds} interleaved rounds of ${perRound}; ${pinning.note}; backend ${backend.kind}\n`);
+    for (const x of running) {
+      x.lat.sort((a, b) => a - b);
+      p50[x.s.name] = percentile(x.lat, 0.5);
+      process.stdout.write(`  ${x.s.name.padEnd(15)} p50 ${percentile(x.lat, 0.5).toFixed(3)} ms   p99 ${percentile(x.lat, 0.99).toFixed(3)} ms\n`);
+    }
+    process.stdout.write(`  agent round trip adds ${((p50['sentinel-agent'] ?? 0) - (p50['sentinel'] ?? 0)).toFixed(3)} ms at p50\n`);
+  } finally {
+    for (const x of running) {
+      x.agent.destroy();
+      await x.r.stop();
+      removeDir(x.dir);
+    }
+    await backend.stop();
+  }
+}
+
+await main();
