@@ -4,6 +4,7 @@
 // container where Docker answers (socket in a bind-mounted dir, gRPC on the host network, freeze =
 // container pause), a local child process otherwise.
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '../helpers/containers.ts';
 import type { AgentHandle, AgentKind, AgentTransport } from '../helpers/containers.ts';
 import { startUpstream } from '../helpers/upstream.ts';
+import { generateTestPki } from '../helpers/certs.ts';
+import type { TestPki } from '../helpers/certs.ts';
 import type { Upstream } from '../helpers/upstream.ts';
 import { startSentinel } from '../helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
@@ -71,6 +74,7 @@ describe.each(['uds', 'grpc'] as AgentTransport[])('agents over %s', { timeout: 
   let upstream: Upstream;
   let proxy: SentinelProcess;
   let port: number;
+  let pki: TestPki;
   const agents: Record<string, AgentHandle> = {};
   /** The transport line of an `agent { }` block reaching a started agent. */
   const kdl = (name: string): string => {
@@ -82,7 +86,10 @@ describe.each(['uds', 'grpc'] as AgentTransport[])('agents over %s', { timeout: 
     (await (agents[name] as AgentHandle).logs()).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
   const configFor = (extraRoute = ''): string => `
-listeners { listener "h" { address "127.0.0.1:0" } }
+listeners {
+  listener "h" { address "127.0.0.1:0" }
+  listener "tls" { address "127.0.0.1:0"; protocol "https"; tls { cert-file "${pki.server.cert}"; key-file "${pki.server.key}" } }
+}
 observability { metrics { address "127.0.0.1:0" } }
 upstreams { upstream "u" { target "${upstream.address}" } }
 agents {
@@ -144,6 +151,7 @@ routes {
   }
 
   beforeAll(async () => {
+    pki = generateTestPki();
     upstream = await startUpstream((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname.startsWith('/resp/') || url.pathname.startsWith('/rstream/')) {
@@ -171,7 +179,7 @@ routes {
     const kinds: [string, AgentKind][] = [['echo', 'echo'], ['t', 'test'], ['stream', 'test'], ['victim', 'test'], ['frozen', 'test'], ['resp', 'test'], ['rstream', 'test'], ['deny', 'denylist']];
     const started = await Promise.all(kinds.map(([, kind]) => startAgent({ kind, transport })));
     kinds.forEach(([name], i) => { agents[name] = started[i] as AgentHandle; });
-    proxy = await startSentinel(configFor(), { listeners: ['h'], metrics: true });
+    proxy = await startSentinel(configFor(), { listeners: ['h', 'tls'], metrics: true });
     port = proxy.ports.get('h') as number;
     // Every agent connected (the proxy connects eagerly; gRPC handshakes take a moment).
     await until('agents connected', async () => {
@@ -184,6 +192,7 @@ routes {
     await proxy?.stop();
     await Promise.all(Object.values(agents).map((a) => a.stop()));
     await upstream?.close();
+    pki?.cleanup();
   });
 
   it('allow: the echo agent\'s X-Echo-* headers reach the upstream', async () => {
@@ -205,6 +214,26 @@ routes {
     const rid = byPath.headers['x-request-id'];
     const rec = await until('audit record', async () => auditRecords().find((a) => a['request_id'] === rid));
     expect(rec).toMatchObject({ action: 'block', decided_by: 'deny', rule_ids: ['denylist.path'], reason: 'DENYLIST_PATH' });
+  });
+
+  it('request metadata: ids, client address, route and upstream; TLS version, cipher and SNI on a TLS listener', async () => {
+    const plain = JSON.parse(seen(await send(port, '/t/meta')).headers['x-meta'] as string) as Record<string, unknown>;
+    expect(plain).toMatchObject({ client_ip: '127.0.0.1', protocol: 'HTTP/1.1', route_id: 't', upstream_id: 'u' });
+    expect(plain['tls_version']).toBeUndefined();
+    const tlsPort = proxy.ports.get('tls') as number;
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: tlsPort, path: '/t/meta', servername: 'localhost', ca: pki.read(pki.ca), agent: false }, (res) => {
+        let b = '';
+        res.setEncoding('utf8').on('data', (d: string) => { b += d; });
+        res.on('end', () => resolve(b));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const meta = JSON.parse((JSON.parse(body) as { headers: Record<string, string> }).headers['x-meta'] as string) as Record<string, unknown>;
+    expect(meta).toMatchObject({ server_name: 'localhost', route_id: 't' });
+    expect(meta['tls_version']).toMatch(/^TLSv1\.[23]$/);
+    expect(typeof meta['tls_cipher']).toBe('string');
   });
 
   it('two agents on one route: both are asked (in parallel) and both mutations apply', async () => {

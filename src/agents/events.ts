@@ -1,5 +1,6 @@
 // Building protocol events from an exchange. The request-headers event is built once per request
 // and shared by every agent of the route that gets the same correlation id.
+import type { TLSSocket } from 'node:tls';
 import type { HeaderMap, RequestHeadersEvent, RequestMetadata } from '../protocol/types.ts';
 import type { Exchange } from '../pipeline/exchange.ts';
 
@@ -37,10 +38,20 @@ export function requestHeadersEvent(ex: Exchange, correlationId: string): Reques
     request_id: ex.requestId,
     client_ip: ex.clientIp,
     client_port: ex.clientPort,
-    protocol: `HTTP/${req.httpVersion}`,
+    protocol: req.httpVersion === '2.0' ? 'HTTP/2' : `HTTP/${req.httpVersion}`,
     timestamp: startTimestamp(ex),
     traceparent: ex.traceparent,
   };
+  const sock = req.socket as Partial<TLSSocket> | null;
+  if (sock?.encrypted === true) {
+    // TLS listeners: what the client negotiated (absent on plain HTTP).
+    const version = sock.getProtocol?.();
+    const cipher = sock.getCipher?.();
+    const sni = sock.servername;
+    if (typeof version === 'string') metadata.tls_version = version;
+    if (cipher !== undefined && typeof cipher.name === 'string') metadata.tls_cipher = cipher.name;
+    if (typeof sni === 'string' && sni !== '') metadata.server_name = sni;
+  }
   const route = ex.route;
   if (route !== null) {
     metadata.route_id = route.id;
