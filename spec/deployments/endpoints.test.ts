@@ -33,7 +33,8 @@ describe('InstanceEndpoints', () => {
     expect(e.get(target('127.0.0.1:1001'), 'http1')).toBe(a);
     const h2 = e.get(target('127.0.0.1:1001'), 'h2c');
     expect(h2).not.toBe(a);
-    expect(h2.target.poolKey).toContain('|h2c');
+    expect(h2.target.poolKey).toContain('|h2=h2c:');
+    expect(a.target.poolKey).not.toContain('|h2=');
     expect(e.size).toBe(2);
     expect([a.upstream.id, a.target.id, a.target.authority]).toEqual(['deployments:e1', 'instance', '127.0.0.1:1001']);
   });
