@@ -7,6 +7,8 @@ import type { Proxy } from 'toxiproxy-node-client';
 import { writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { startAgent, startRedis } from '../../spec/helpers/containers.ts';
+import type { AgentHandle, AgentOptions, RedisHandle } from '../../spec/helpers/containers.ts';
 import { startSentinel } from '../../spec/helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../../spec/helpers/sentinel-process.ts';
 import { startUpstream } from '../../spec/helpers/upstream.ts';
@@ -60,9 +62,16 @@ export interface Drill extends ScenarioContext {
   faultProxy(upstreamAddress: string): Promise<Proxy>;
   /** The real Sentinel CLI with this config (listener "main", metrics on), stopped at the end. */
   sentinel(kdl: string): Promise<DrillSentinel>;
+  /**
+   * A real agent process (spec/helpers/containers.ts startAgent: a container where Docker answers,
+   * else a local process) with pause/kill/restart for faults; disposed at the end.
+   */
+  agent(options: AgentOptions): Promise<AgentHandle>;
+  /** A real redis-server (startRedis: container or local process, ephemeral port); disposed at the end. */
+  redis(): Promise<RedisHandle>;
 
-  /** Every outcome satisfies `ok`; observed: the tally of outcomes. */
-  expectOutcomes(what: string, expected: string, outcomes: readonly Outcome[], ok: (o: Outcome) => boolean): void;
+  /** Every outcome satisfies `ok`; observed: the tally of outcomes (by `key`, default status and error code). */
+  expectOutcomes(what: string, expected: string, outcomes: readonly Outcome[], ok: (o: Outcome) => boolean, key?: (o: Outcome) => string): void;
   /** observedMs ≤ boundMs. */
   expectAtMost(what: string, observedMs: number, boundMs: number): void;
   /** observedMs ≥ boundMs (a timeout that really waited, a throttle that really throttled). */
@@ -70,7 +79,9 @@ export interface Drill extends ScenarioContext {
   /** The metric's change between two scrapes equals `delta` (or is at least `{ atLeast }`). */
   expectDelta(before: readonly Sample[], after: readonly Sample[], name: string, labels: Readonly<Record<string, string>>, delta: number | { atLeast: number }): void;
   /** Recovered (a 200) within `withinMs` after the fault was removed; `ms` null means never. */
-  expectRecovery(ms: number | null, withinMs: number): void;
+  expectRecovery(ms: number | null, withinMs: number, what?: string): void;
+  /** The metric (summed over the series matching `labels`) equals `value` in one scrape, e.g. a gauge. */
+  expectValue(samples: readonly Sample[], name: string, labels: Readonly<Record<string, string>>, value: number, meaning?: string): void;
 }
 
 export function fmtMs(ms: number): string {
@@ -119,8 +130,20 @@ export function createDrill(base: ScenarioContext, env: DrillEnvironment, scenar
       };
       return Object.assign(p, { port, metricsPort, metrics: () => scrape(metricsPort), reload });
     },
-    expectOutcomes(what, expected, outcomes, ok) {
-      base.check(what, expected, tally(outcomes), outcomes.length > 0 && outcomes.every(ok));
+    async agent(options) {
+      base.progress(`starting agent ${typeof options.kind === 'string' ? options.kind : 'custom'} (${options.transport})`);
+      const a = await startAgent(options);
+      base.defer(() => a.dispose());
+      return a;
+    },
+    async redis() {
+      base.progress('starting redis-server');
+      const r = await startRedis();
+      base.defer(() => r.dispose());
+      return r;
+    },
+    expectOutcomes(what, expected, outcomes, ok, key) {
+      base.check(what, expected, tally(outcomes, key), outcomes.length > 0 && outcomes.every(ok));
     },
     expectAtMost(what, observedMs, boundMs) {
       base.check(what, `≤ ${fmtMs(boundMs)}`, fmtMs(observedMs), observedMs <= boundMs);
@@ -134,8 +157,13 @@ export function createDrill(base: ScenarioContext, env: DrillEnvironment, scenar
       if (typeof delta === 'number') base.check(series, `+${delta}`, `+${d}`, d === delta);
       else base.check(series, `≥ +${delta.atLeast}`, `+${d}`, d >= delta.atLeast);
     },
-    expectRecovery(ms, withinMs) {
-      base.check('recovery', `200 within ${fmtMs(withinMs)}`, ms === null ? `no 200 within ${fmtMs(withinMs)}` : `200 after ${fmtMs(ms)}`, ms !== null && ms <= withinMs);
+    expectRecovery(ms, withinMs, what = '200') {
+      base.check('recovery', `${what} within ${fmtMs(withinMs)}`, ms === null ? `no ${what} within ${fmtMs(withinMs)}` : `${what} after ${fmtMs(ms)}`, ms !== null && ms <= withinMs);
+    },
+    expectValue(samples, name, labels, value, meaning) {
+      const v = sumOf(samples, name, labels);
+      const text = (n: number): string => (meaning !== undefined && n === value ? `${n} (${meaning})` : String(n));
+      base.check(seriesName(name, labels), text(value), text(v), v === value);
     },
   };
 }
@@ -163,6 +191,10 @@ export interface ConfigOptions {
   readonly upstreams?: string;
   /** Extra children of upstream "app", e.g. `retry-policy { max-attempts 3 }`. */
   readonly app?: string;
+  /** Filter ids on the catch-all route "app", e.g. an agent filter. */
+  readonly filters?: readonly string[];
+  /** Extra top-level blocks (KDL), e.g. `agents { … }` and `filters { … }`. */
+  readonly blocks?: string;
 }
 
 /** A Sentinel config for drills: listener "main" on 127.0.0.1:0, route "app" → upstream "app", metrics on. */
@@ -173,7 +205,7 @@ ${o.system !== undefined ? `system { ${o.system} }` : ''}
 listeners { listener "main" { address "127.0.0.1:0"; ${o.listener ?? ''} } }
 routes {
   ${o.routes ?? ''}
-  route "app" { matches { path-prefix "/" }; upstream "app" }
+  route "app" { matches { path-prefix "/" }; upstream "app"${o.filters !== undefined && o.filters.length > 0 ? `; filters ${o.filters.map((f) => `"${f}"`).join(' ')}` : ''} }
 }
 upstreams {
   upstream "app" {
@@ -183,6 +215,7 @@ upstreams {
   }
   ${o.upstreams ?? ''}
 }
+${o.blocks ?? ''}
 observability { metrics { enabled #true; address "127.0.0.1:0" }; logging { level "info"; access-log { enabled #false } } }
 `;
 }

@@ -91,11 +91,14 @@ export function outcomeKey(o: Outcome): string {
   return o.complete ? base : `${base} truncated (${o.error ?? 'aborted'})`;
 }
 
-/** "18×502 UPSTREAM_CONNECT_FAILED, 2×ECONNRESET", most frequent first. */
-export function tally(outcomes: readonly Outcome[]): string {
+/** "18×502 UPSTREAM_CONNECT_FAILED, 2×ECONNRESET", most frequent first; `key` names an outcome (default outcomeKey). */
+export function tally(outcomes: readonly Outcome[], key: (o: Outcome) => string = outcomeKey): string {
   if (outcomes.length === 0) return 'no requests';
   const counts = new Map<string, number>();
-  for (const o of outcomes) counts.set(outcomeKey(o), (counts.get(outcomeKey(o)) ?? 0) + 1);
+  for (const o of outcomes) {
+    const k = key(o);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k, n]) => `${n}×${k}`).join(', ');
 }
 
@@ -148,13 +151,26 @@ export function startLoad(port: number, path: string, workers: number, options: 
   };
 }
 
-/** ms until a request to `path` is answered 200 with a complete body, polling every 50 ms; null if not within `withinMs`. */
-export async function timeToRecover(port: number, path: string, withinMs: number, signal?: AbortSignal): Promise<number | null> {
+/**
+ * ms until a request to `path` is answered the way `ok` wants (default: 200 with a complete body),
+ * polling every 50 ms; null if not within `withinMs`.
+ */
+export async function timeToRecover(port: number, path: string, withinMs: number, signal?: AbortSignal, ok: (o: Outcome) => boolean = (o) => o.status === 200 && o.complete): Promise<number | null> {
   const start = performance.now();
   while (performance.now() - start <= withinMs && signal?.aborted !== true) {
     const o = await send(port, path, { timeoutMs: Math.max(100, withinMs - (performance.now() - start)) });
-    if (o.status === 200 && o.complete) return performance.now() - start;
+    if (ok(o)) return performance.now() - start;
     await new Promise((r) => setTimeout(r, 50));
+  }
+  return null;
+}
+
+/** ms until `probe` resolves true, asking every `intervalMs`; null if not within `withinMs` (or aborted). A probe that throws counts as false. */
+export async function timeUntil(probe: () => Promise<boolean>, withinMs: number, signal?: AbortSignal, intervalMs = 50): Promise<number | null> {
+  const start = performance.now();
+  while (performance.now() - start <= withinMs && signal?.aborted !== true) {
+    if (await probe().catch(() => false)) return performance.now() - start;
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
   return null;
 }
