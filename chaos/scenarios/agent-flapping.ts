@@ -2,7 +2,7 @@
 // see an inspected 200 or the failure mode's answers, nothing hangs, the breaker opens, and once the
 // agent stays up it is used again and the breaker closes.
 import {
-  AGENT_ID, AGENT_RECOVERY_MS, AGENT_RECOVERY_TEXT, AGENT_TIMEOUT_MS, FAILURE_CODE, FAILURE_MODES, endpointKdl, expectAgentOutcomes, expectAgentRecovery,
+  AGENT_ID, AGENT_RECOVERY_MS, AGENT_RECOVERY_TEXT, AGENT_TIMEOUT_MS, FAILURE_CODE, FAILURE_MODES, INSPECTED, answerText, endpointKdl, expectAgentOutcomes, expectAgentRecovery,
   expectBaseline, inspected, isAnswer, modeText, recoveryText, startGuarded,
 } from '../lib/agent-drill.ts';
 import type { AgentFailure, FailureMode } from '../lib/agent-drill.ts';
@@ -21,7 +21,7 @@ const BOUND_MS = AGENT_TIMEOUT_MS + MARGIN_MS;
 const FAILURES: readonly AgentFailure[] = ['error', 'circuit_open', 'timeout'];
 
 const allowedText = (mode: FailureMode): string =>
-  mode === 'closed' ? `200 inspected, or 503 ${FAILURE_CODE.error} / 503 ${FAILURE_CODE.circuit_open} / 504 ${FAILURE_CODE.timeout}` : 'all 200 (inspected, or uninspected by bypass)';
+  mode === 'closed' ? `200 inspected, or 503 ${FAILURE_CODE.error} / 503 ${FAILURE_CODE.circuit_open} / 504 ${FAILURE_CODE.timeout}` : `200 ${INSPECTED} or ${answerText('open', 'error')}`;
 const allowed = (mode: FailureMode) => (o: Outcome): boolean => inspected(o) || FAILURES.some((f) => isAnswer(mode, f)(o));
 
 function flapping(mode: FailureMode): Scenario<Drill> {

@@ -24,7 +24,7 @@ export const scenario: Scenario<Drill> = {
   area: 'redis',
   fault: 'every connection to Redis is reset at its first command (reset_peer toxic, upstream, on the live connection and each reconnect), for three rate-limit filters: on-redis-failure fallback-to-local, open, closed',
   expectation: faultExpectation(FAULT),
-  ci: false,
+  ci: true,
   timeoutMs: 90_000,
   run: (d) => runRedisFaultDrill(d, FAULT),
 };
