@@ -134,12 +134,14 @@ export function createDrill(base: ScenarioContext, env: DrillEnvironment, scenar
       base.progress(`starting agent ${typeof options.kind === 'string' ? options.kind : 'custom'} (${options.transport})`);
       const a = await startAgent(options);
       base.defer(() => a.dispose());
+      base.progress(`agent up (${a.backend === 'container' ? 'container' : 'local process'})`);
       return a;
     },
     async redis() {
       base.progress('starting redis-server');
       const r = await startRedis();
       base.defer(() => r.dispose());
+      base.progress(`redis-server up at ${r.address} (${r.backend === 'container' ? 'container' : 'local process'})`);
       return r;
     },
     expectOutcomes(what, expected, outcomes, ok, key) {
