@@ -1,11 +1,18 @@
 # syntax=docker/dockerfile:1
-# Sentinel image: multi-stage, Node 24 slim, runs as the non-root `node` user (uid 1000).
+# Sentinel image: multi-stage, Node 24 slim, runs as the non-root `node` user (uid 1000). The same image
+# runs every Node service of docker-compose.yml: the three Sentinel instances, the echo upstream and
+# the echo and denylist agents (those three set their own command; the CMD below runs Sentinel).
 #
-# NOTE: this image cannot be built on the project's VM: no container registry is reachable there, so
-# `node:24-slim` cannot be pulled. `docker-compose config` (spec/soak/compose.test.ts) validates the
-# compose file that builds it; build it where Docker Hub is reachable:
+# NOTE: this image has never been built on the project's VM, and cannot be: `node:24-slim` cannot be
+# pulled there (no container registry is reachable), and the private Docker daemon of .ci/run has no
+# network for the `npm ci` step. What is checked there instead (spec/soak/compose.test.ts): the stages
+# and the user statically; the config the CMD reads, as each Sentinel service mounts it; and the
+# topology running from the same files and command lines as local processes. Build it where Docker
+# Hub and the npm registry are reachable:
 #   docker build -t sentinel-proxy:dev .
 #   docker run --rm --network host sentinel-proxy:dev        # listens on 127.0.0.1:8081
+# Alone it answers /health, and 503 to everything else: the catch-all route's denylist filter fails
+# closed while its agent is not running. docker-compose.yml runs the whole topology.
 #
 # Sources are TypeScript with erasable syntax only: Node 24 runs them directly, there is no build step.
 ARG NODE_IMAGE=node:24-slim
