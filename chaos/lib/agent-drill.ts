@@ -6,7 +6,7 @@ import type { AgentHandle } from '../../spec/helpers/containers.ts';
 import { ERROR_TABLE } from '../../src/core/errors.ts';
 import { MARGIN_MS, drillConfig, fmtMs } from './drill.ts';
 import type { Drill, DrillSentinel } from './drill.ts';
-import { outcomeKey, send, timeToRecover, timeUntil } from './http.ts';
+import { maxMs, minMs, outcomeKey, send, timeToRecover, timeUntil } from './http.ts';
 import type { Outcome } from './http.ts';
 import { sumOf } from './metrics.ts';
 import type { Sample } from './metrics.ts';
@@ -82,6 +82,38 @@ export function expectFailureMetrics(d: Drill, mode: FailureMode, before: readon
     d.expectDelta(before, after, 'sentinel_agent_bypasses_total', { ...agent, reason: failure }, n);
     d.expectDelta(before, after, 'sentinel_errors_total', { code: FAILURE_CODE[failure] }, 0);
   }
+}
+
+/** Requests sent at once while the agent does not answer in time (frozen, slow): failure-threshold, so they open the breaker. */
+export const TIMEOUT_BURST = FAILURE_THRESHOLD;
+/** Each of them is answered within timeout-ms plus the margin. */
+export const TIMEOUT_BOUND_MS = AGENT_TIMEOUT_MS + MARGIN_MS;
+/** The agent's connections stay open: once it answers in time again, only the breaker's open time stands between it and the next request. */
+export const BREAKER_RECOVERY_MS = BREAKER_OPEN_MS + MARGIN_MS;
+export const BREAKER_RECOVERY_TEXT = `breaker timeout-secs ${BREAKER_OPEN_MS / 1000} s + ${fmtMs(MARGIN_MS)} = ${fmtMs(BREAKER_RECOVERY_MS)}`;
+
+export function timeoutBurstText(mode: FailureMode): string {
+  return (
+    `${TIMEOUT_BURST} requests at once: all ${answerText(mode, 'timeout')}, none before 0.9 × timeout-ms = ${fmtMs(AGENT_TIMEOUT_MS * 0.9)}, ` +
+    `each within timeout-ms + ${fmtMs(MARGIN_MS)} = ${fmtMs(TIMEOUT_BOUND_MS)}; ${failureMetricsText(mode, 'timeout', TIMEOUT_BURST)}`
+  );
+}
+
+/**
+ * TIMEOUT_BURST requests at once while the agent does not answer in time: each gets the failure
+ * mode's answer to a timeout, no sooner than timeout-ms and within the bound, the metrics count the
+ * timeouts, and the breaker is open. Resolves with the metrics scraped after them.
+ */
+export async function expectTimeoutBurst(d: Drill, s: DrillSentinel, mode: FailureMode, before: readonly Sample[], what: string, path: string): Promise<Sample[]> {
+  d.progress(`sending ${TIMEOUT_BURST} requests at once`);
+  const outcomes = await sendAtOnce(s.port, Array.from({ length: TIMEOUT_BURST }, (_, i) => `${path}/${i}`));
+  const after = await s.metrics();
+  expectAgentOutcomes(d, what, `all ${answerText(mode, 'timeout')}`, outcomes, isAnswer(mode, 'timeout'));
+  d.expectAtLeast('fastest answer', minMs(outcomes), AGENT_TIMEOUT_MS * 0.9);
+  d.expectAtMost('slowest answer', maxMs(outcomes), TIMEOUT_BOUND_MS);
+  expectFailureMetrics(d, mode, before, after, 'timeout', TIMEOUT_BURST);
+  d.expectValue(after, 'sentinel_agent_breaker_state', { agent: AGENT_ID }, 2, 'open');
+  return after;
 }
 
 /** The `agents { }` endpoint line for an agent handle, or for a Toxiproxy proxy in front of a gRPC agent. */
