@@ -221,7 +221,7 @@ describe('docker-compose topology: files', () => {
     }
   });
 
-  it('the shared Sentinel config validates with all three listeners, and as each instance sees it', async () => {
+  it('the shared Sentinel config validates with all three listeners, and as each instance sees it', { timeout: 90_000 }, async () => {
     const all = await runSentinel(['validate', '-c', join(COMPOSE_DIR, 'sentinel.kdl')]);
     expect(all.stderr).toBe('');
     expect(all.code).toBe(0);
@@ -237,7 +237,7 @@ describe('docker-compose topology: files', () => {
     });
   });
 
-  it('the denylist agent starts with the denylist.json it is given; the echo agent with its command line', async () => {
+  it('the denylist agent starts with the denylist.json it is given; the echo agent with its command line', { timeout: 90_000 }, async () => {
     await withViews(async (view) => {
       for (const name of ['agent-denylist', 'agent-echo']) {
         const argv = (service(name).command ?? []).map((a) => (a.startsWith('/') || a.endsWith('.ts') ? view(name).path(a) : a));
