@@ -43,3 +43,16 @@ describe('restart-only observability settings', () => {
     expect(errors[0]).toMatch(message);
   });
 });
+
+describe('restart-only system settings', () => {
+  const sys = (body: string): Config => {
+    const r = loadConfigText(`listeners { listener "l" { address "127.0.0.1:8080" } }\nroutes { route "r" { matches { path-prefix "/" }; upstream "u" } }\nupstreams { upstream "u" { target "127.0.0.1:1" } }\nsystem { ${body} }`, 'x.kdl');
+    if (r.config === null) throw new Error(JSON.stringify(r.diagnostics));
+    return r.config;
+  };
+  it('worker-threads and reuse-port need a restart; max-connections does not', () => {
+    expect(restartOnlyChanges(sys('worker-threads 2'), sys('worker-threads 3'))).toEqual(['system worker-threads changed: this needs a restart']);
+    expect(restartOnlyChanges(sys('worker-threads 2'), sys('worker-threads 2; reuse-port #true'))).toEqual(['system reuse-port changed: this needs a restart']);
+    expect(restartOnlyChanges(sys('max-connections 10'), sys('max-connections 20'))).toEqual([]);
+  });
+});

@@ -33,6 +33,11 @@ export interface SystemConfig {
   readonly autoReload: boolean;
   /** 1 = one process; 0 = one worker per CPU; N = N workers behind a primary (node:cluster). */
   readonly workerThreads: number;
+  /**
+   * With several workers: each worker binds every listener itself with SO_REUSEPORT and the kernel
+   * spreads new connections (false: the primary accepts and hands connections to workers in turn).
+   */
+  readonly reusePort: boolean;
   readonly maxConnections: number;
   readonly gracefulShutdownTimeoutMs: number;
   readonly traceIdFormat: TraceIdFormat;

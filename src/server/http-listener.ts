@@ -463,8 +463,15 @@ function onUpgrade(ctx: ListenerContext, req: IncomingMessage, socket: Duplex, h
   handleRequest(ctx, req, res);
 }
 
+/**
+ * How a listening socket is bound: `own` (a single process), `primary` (a cluster worker: the
+ * primary holds the socket and hands accepted connections to workers in turn), `reuse-port` (a
+ * cluster worker binds its own socket with SO_REUSEPORT and the kernel spreads connections).
+ */
+export type ListenSharing = 'own' | 'primary' | 'reuse-port';
+
 /** Binds `server`; resolves with the bound port or rejects with a message naming the listener. */
-export function listen(server: NetServer, id: string, host: string, port: number): Promise<number> {
+export function listen(server: NetServer, id: string, host: string, port: number, sharing: ListenSharing = cluster.isWorker ? 'primary' : 'own'): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -481,8 +488,8 @@ export function listen(server: NetServer, id: string, host: string, port: number
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    // In a cluster worker the listening socket is shared through the primary (exclusive: false);
-    // a single process binds its own.
-    server.listen({ host, port, backlog: 4096, exclusive: !cluster.isWorker });
+    server.listen(sharing === 'reuse-port'
+      ? { host, port, backlog: 4096, exclusive: true, reusePort: true }
+      : { host, port, backlog: 4096, exclusive: sharing === 'own' });
   });
 }

@@ -1,5 +1,6 @@
 // Composition of one running proxy: snapshot, listeners, metrics listener, logs, hot reload and
 // graceful shutdown.
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import type { Config, ListenerConfig } from '../config/types.ts';
 import { buildTlsContexts } from './tls.ts';
@@ -14,7 +15,7 @@ import { createTracer } from '../observability/tracing.ts';
 import type { Tracer } from '../observability/tracing.ts';
 import type { ListenerContext } from '../pipeline/context.ts';
 import { ConnectionGate, createListener, listen } from './http-listener.ts';
-import type { ListenerHandle } from './http-listener.ts';
+import type { ListenSharing, ListenerHandle } from './http-listener.ts';
 import { createMetricsServer } from '../admin/metrics-server.ts';
 import { deploymentMetrics } from '../deployments/metrics.ts';
 import { rateLimitMetrics } from '../pipeline/rate-limit.ts';
@@ -80,6 +81,7 @@ export function restartOnlyChanges(a: Config, b: Config): string[] {
   const la = a.observability.logging;
   const lb = b.observability.logging;
   if (a.system.workerThreads !== b.system.workerThreads) out.push('system worker-threads changed: this needs a restart');
+  if (a.system.reusePort !== b.system.reusePort) out.push('system reuse-port changed: this needs a restart');
   if (!same(a.observability.metrics, b.observability.metrics)) out.push('observability metrics changed: this needs a restart');
   const accessFixed = (l: typeof la) => ({ enabled: l.accessLog.enabled, destination: l.accessLog.destination, bufferBytes: l.accessLog.bufferBytes });
   if (!same(accessFixed(la), accessFixed(lb))) out.push('observability access-log enabled, file or buffer-size changed: this needs a restart (format and sample-rate are reloadable)');
@@ -161,11 +163,13 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   let metricsPort: number | null = null;
   let shuttingDown: Promise<{ forced: boolean }> | null = null;
 
+  // reuse-port is restart-only (like worker-threads), so the start config decides for every reload.
+  const sharing: ListenSharing = !cluster.isWorker ? 'own' : startConfig.system.reusePort ? 'reuse-port' : 'primary';
   const bindListener = async (l: ListenerConfig, tls: TlsContexts | null): Promise<BoundListener> => {
     const ctx: ListenerContext = { listenerId: l.id, scheme: l.protocol === 'https' ? 'https' : 'http', state, metrics, accessLog, errorLog, tracer, audit, version: o.version, startedAtMs, draining: false, keepaliveMaxRequests: l.keepaliveMaxRequests };
     const handle = createListener(l, ctx, gate, tls);
     try {
-      const port = await listen(handle.server, l.id, l.host, l.port);
+      const port = await listen(handle.server, l.id, l.host, l.port, sharing);
       logger.info({ listener: l.id, address: `${formatHost(l.host)}:${port}`, protocol: l.protocol }, 'listener ready');
       return { id: l.id, config: l, port, handle, ctx };
     } catch (err) {

@@ -7,6 +7,9 @@ import type { Ctx } from './reader.ts';
 export interface SystemAcc {
   autoReload: boolean;
   workerThreads: number;
+  reusePort: boolean;
+  /** The `reuse-port` node, for cross-checks against the listeners. */
+  reusePortNode?: LNode;
   maxConnections: number;
   gracefulShutdownTimeoutMs: number;
   traceIdFormat: TraceIdFormat;
@@ -22,6 +25,12 @@ export function readSystem(ctx: Ctx, block: LNode, acc: SystemAcc): void {
         const v = readInt(ctx, n, p, 0, 1024);
         if (v === undefined) return;
         acc.workerThreads = v;
+      },
+      'reuse-port': (n, p) => {
+        const v = readBool(ctx, n, p);
+        if (v === undefined) return;
+        acc.reusePort = v;
+        acc.reusePortNode = n;
       },
       'max-connections': (n, p) => {
         const v = readInt(ctx, n, p, 1, 10_000_000);
