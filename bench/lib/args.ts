@@ -2,7 +2,7 @@
 import { parseAlgorithm } from '../../src/core/load-balancing.ts';
 import type { BodyKind } from './types.ts';
 
-export const ALL_SCENARIOS = ['direct', 'sentinel', 'sentinel-agent', 'nginx', 'haproxy', 'http-proxy', 'sentinel-2w', 'nginx-2w', 'sentinel-deployments', 'sentinel-accesslog', 'sentinel-trace-1pct', 'sentinel-trace-100pct', 'sentinel-rl-local', 'sentinel-rl-redis'] as const;
+export const ALL_SCENARIOS = ['direct', 'sentinel', 'sentinel-agent', 'nginx', 'haproxy', 'http-proxy', 'sentinel-2w', 'sentinel-2w-primary', 'sentinel-2w-close', 'sentinel-2w-primary-close', 'nginx-2w', 'sentinel-deployments', 'sentinel-accesslog', 'sentinel-trace-1pct', 'sentinel-trace-100pct', 'sentinel-rl-local', 'sentinel-rl-redis'] as const;
 
 /** Sentinel with one observability feature on: each reported against `sentinel` (all off) in the same run. */
 export const OBSERVABILITY_SCENARIOS: readonly string[] = ['sentinel-accesslog', 'sentinel-trace-1pct', 'sentinel-trace-100pct'];

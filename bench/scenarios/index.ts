@@ -4,14 +4,14 @@ import { directScenario } from './direct.ts';
 import { haproxyScenario } from './haproxy.ts';
 import { httpProxyScenario } from './http-proxy.ts';
 import { nginxScenario, nginxTwoWorkersScenario } from './nginx.ts';
-import { sentinelScenario, sentinelTwoWorkersScenario } from './sentinel.ts';
+import { sentinelScenario, sentinelTwoWorkersScenario, sentinelTwoWorkersSharingScenarios } from './sentinel.ts';
 import { sentinelDeploymentsScenario } from './sentinel-deployments.ts';
 import { sentinelAccessLogScenario, sentinelTrace100Scenario, sentinelTrace1Scenario } from './sentinel-observability.ts';
 import { sentinelLocalLimitScenario, sentinelRedisLimitScenario } from './sentinel-rate-limit.ts';
 import { sentinelAgentScenario } from './sentinel-agent.ts';
 import type { Scenario } from './types.ts';
 
-export const SCENARIOS: readonly Scenario[] = [directScenario, sentinelScenario, sentinelAgentScenario, nginxScenario, haproxyScenario, httpProxyScenario, sentinelTwoWorkersScenario, nginxTwoWorkersScenario, sentinelDeploymentsScenario,
+export const SCENARIOS: readonly Scenario[] = [directScenario, sentinelScenario, sentinelAgentScenario, nginxScenario, haproxyScenario, httpProxyScenario, sentinelTwoWorkersScenario, ...sentinelTwoWorkersSharingScenarios, nginxTwoWorkersScenario, sentinelDeploymentsScenario,
   sentinelAccessLogScenario, sentinelTrace1Scenario, sentinelTrace100Scenario,
   sentinelLocalLimitScenario, sentinelRedisLimitScenario];
 

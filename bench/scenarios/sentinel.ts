@@ -14,8 +14,8 @@ export const OBSERVABILITY_OFF = 'metrics { enabled #false }; logging { access-l
  * The benchmark config: one listener, one catch-all route, one upstream; metrics and access log
  * off unless `observability` (the inside of `observability { }`) says otherwise.
  */
-export function sentinelBenchConfig(port: number, backend: BackendAddress, workers = 1, observability: string = OBSERVABILITY_OFF): string {
-  return `system { worker-threads ${workers} }
+export function sentinelBenchConfig(port: number, backend: BackendAddress, workers = 1, observability: string = OBSERVABILITY_OFF, reusePort = true): string {
+  return `system { worker-threads ${workers}${workers === 1 ? '' : `; reuse-port #${reusePort}`} }
 listeners { listener "bench" { address "${LOOPBACK}:${port}" } }
 routes { route "all" { matches { path-prefix "/" }; upstream "backend" } }
 upstreams { upstream "backend" { target "${backend.host}:${backend.port}"; connection-pool { max-connections 128 } } }
@@ -55,13 +55,13 @@ export function sentinelPoolScenario(algorithm: string): Scenario {
 export function startSentinelProcess(
   name: string,
   ctx: ScenarioContext,
-  opts: { readonly workers?: number; readonly pinned?: boolean; readonly observability?: string; readonly config?: (port: number) => string } = {},
+  opts: { readonly workers?: number; readonly reusePort?: boolean; readonly pinned?: boolean; readonly observability?: string; readonly config?: (port: number) => string } = {},
 ): Promise<RunningScenario> {
   const conf = path.join(ctx.tmpDir, `${name}.kdl`);
   return startListeningProcess(
     name,
     (port) => {
-      writeFileSync(conf, opts.config !== undefined ? opts.config(port) : sentinelBenchConfig(port, ctx.backend, opts.workers ?? 1, opts.observability));
+      writeFileSync(conf, opts.config !== undefined ? opts.config(port) : sentinelBenchConfig(port, ctx.backend, opts.workers ?? 1, opts.observability, opts.reusePort));
       return [...(opts.pinned === false ? [] : ctx.pinning.proxy), nodeBin(), CLI, 'run', '-c', conf];
     },
     { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
@@ -82,9 +82,28 @@ export const sentinelScenario: Scenario = {
  * across both cores, so it shares them with the backend and the load generator (compare it with
  * `nginx-2w`, never with the pinned one-process figures).
  */
-export const sentinelTwoWorkersScenario: Scenario = {
-  name: 'sentinel-2w',
-  description: 'Sentinel, 2 worker processes (node:cluster), unpinned',
-  unavailableReason: () => (existsSync(CLI) ? null : `${CLI} not found`),
-  start: (ctx) => startSentinelProcess('sentinel-2w', ctx, { workers: 2, pinned: false }),
-};
+export const sentinelTwoWorkersScenario: Scenario = twoWorkers('sentinel-2w', true, false);
+
+/**
+ * The listener-sharing comparison behind the `reuse-port` default (docs/design.md, "Multi-worker
+ * mode"): two workers with the primary accepting for them (`-primary`), and both modes with every
+ * request on a new connection (`-close`: the client sends `Connection: close`), where accepting is
+ * the cost that differs.
+ */
+export const sentinelTwoWorkersSharingScenarios: readonly Scenario[] = [
+  twoWorkers('sentinel-2w-primary', false, false),
+  twoWorkers('sentinel-2w-close', true, true),
+  twoWorkers('sentinel-2w-primary-close', false, true),
+];
+
+function twoWorkers(name: string, reusePort: boolean, close: boolean): Scenario {
+  return {
+    name,
+    description: `Sentinel, 2 worker processes (node:cluster, ${reusePort ? 'reuse-port: each worker binds the listener' : 'the primary accepts for the workers'}), unpinned${close ? ', every request on a new connection (Connection: close)' : ''}`,
+    unavailableReason: () => (existsSync(CLI) ? null : `${CLI} not found`),
+    start: async (ctx) => {
+      const running = await startSentinelProcess(name, ctx, { workers: 2, reusePort, pinned: false });
+      return close ? { ...running, requestHeaders: { connection: 'close' } } : running;
+    },
+  };
+}

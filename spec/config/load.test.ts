@@ -51,7 +51,7 @@ describe('loadConfigText: valid configs', () => {
     const { config, diagnostics } = load(FULL, 'full.kdl');
     expect(diagnostics).toEqual([]);
     const expected: Config = {
-      system: { autoReload: false, workerThreads: 1, reusePort: false, maxConnections: 500, gracefulShutdownTimeoutMs: 2500, traceIdFormat: 'tinyflake' },
+      system: { autoReload: false, workerThreads: 1, reusePort: true, maxConnections: 500, gracefulShutdownTimeoutMs: 2500, traceIdFormat: 'tinyflake' },
       admin: { enabled: false, host: '127.0.0.1', port: 9901 },
       listeners: [
         {
@@ -131,7 +131,7 @@ routes { route "r" { matches { path "/" }; upstream "u" } }
 upstreams { upstream "u" { target "127.0.0.1:2" } }`);
     expect(diagnostics).toEqual([]);
     expect(config?.admin).toEqual({ enabled: false, host: '127.0.0.1', port: 9901 });
-    expect(config?.system).toEqual({ autoReload: false, workerThreads: 1, reusePort: false, maxConnections: 10000, gracefulShutdownTimeoutMs: 30000, traceIdFormat: 'uuid' });
+    expect(config?.system).toEqual({ autoReload: false, workerThreads: 1, reusePort: true, maxConnections: 10000, gracefulShutdownTimeoutMs: 30000, traceIdFormat: 'uuid' });
     expect(config?.listeners[0]).toMatchObject({ protocol: 'http', headersTimeoutMs: 10000, requestTimeoutMs: 60000, keepaliveTimeoutMs: 75000, keepaliveMaxRequests: 0, defaultRoute: null });
     expect(config?.routes[0]?.priority).toBe(50);
     expect(config?.upstreams[0]).toMatchObject({
@@ -376,24 +376,28 @@ describe('system', () => {
   });
 
   it('accepts worker-threads 0 (one per CPU) and N, and rejects negative counts', () => {
-    expect(load(`${MINIMAL}system { worker-threads 4 }`).config?.system.workerThreads).toBe(4);
-    expect(load(`${MINIMAL}system { worker-threads 0 }`).config?.system.workerThreads).toBe(0);
+    expect(load(`${MINIMAL}system { worker-threads 4; reuse-port #false }`).config?.system.workerThreads).toBe(4);
+    expect(load(`${MINIMAL}system { worker-threads 0; reuse-port #false }`).config?.system.workerThreads).toBe(0);
     expect(codes(`${MINIMAL}system { worker-threads -1 }`)).toEqual(['invalid-value@3:25']);
   });
 
-  it('reuse-port: off by default; needs fixed listener ports; warns that one process has nothing to share', () => {
+  it('reuse-port: on by default; with several workers every listener needs a fixed port; one process has nothing to share', () => {
     const fixed = `listeners { listener "http" { address "127.0.0.1:8080" } }\nroutes { route "r" { matches { path-prefix "/" }; builtin-handler "status" } }\n`;
-    expect(load(`${fixed}system { worker-threads 2 }`).config?.system.reusePort).toBe(false);
-    const on = load(`${fixed}system { worker-threads 2; reuse-port #true }`);
+    const on = load(`${fixed}system { worker-threads 2 }`);
     expect(on.diagnostics).toEqual([]);
     expect(on.config?.system.reusePort).toBe(true);
-    const zero = load(`${MINIMAL}system { worker-threads 2; reuse-port #true }`);
-    expect(zero.config).toBeNull();
-    expect(zero.diagnostics.map((d) => `${d.code}@${d.line}:${d.column}`)).toEqual(['conflict@3:28']);
-    expect(zero.diagnostics[0]?.message).toMatch(/listener "http": its port is 0/);
-    expect(zero.diagnostics[0]?.hint).toMatch(/fixed port/);
+    expect(load(`${fixed}system { worker-threads 2; reuse-port #false }`).config?.system.reusePort).toBe(false);
+    // Port 0 with several workers: refused, at the reuse-port node when written, else at the listener.
+    for (const [system, at] of [['worker-threads 2; reuse-port #true', 'conflict@3:28'], ['worker-threads 2', 'conflict@1:13']] as const) {
+      const zero = load(`${MINIMAL}system { ${system} }`);
+      expect(zero.config).toBeNull();
+      expect(zero.diagnostics.map((d) => `${d.code}@${d.line}:${d.column}`)).toEqual([at]);
+      expect(zero.diagnostics[0]?.message).toMatch(/listener "http" has port 0/);
+      expect(zero.diagnostics[0]?.hint).toMatch(/fixed port, or set system \{ reuse-port #false \}/);
+    }
+    expect(load(`${MINIMAL}system { worker-threads 2; reuse-port #false }`).diagnostics).toEqual([]);
+    expect(load(`${MINIMAL}system { worker-threads 1 }`).diagnostics).toEqual([]);
     const one = load(`${fixed}system { reuse-port #true }`);
-    expect(one.config?.system.reusePort).toBe(true);
     expect(one.diagnostics.map((d) => `${d.severity}:${d.code}`)).toEqual(['warning:no-effect']);
   });
 });

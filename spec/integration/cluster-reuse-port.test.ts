@@ -1,6 +1,6 @@
 // Multi-worker listener sharing, observed in the kernel's socket tables (/proc/net/tcp and each
-// process's file descriptors): without reuse-port the primary holds the one listening socket; with
-// `system reuse-port #true` every worker binds its own, new connections reach both workers without
+// process's file descriptors): with `reuse-port #false` the primary holds the one listening socket; with
+// `system reuse-port` (the default) every worker binds its own, new connections reach both workers without
 // passing through the primary, and a replaced worker binds again.
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -84,7 +84,7 @@ async function start(reusePort: boolean): Promise<{ proxy: SentinelProcess; port
   started.push(up);
   const port = await closedPort();
   const proxy = await startSentinel(`
-system { worker-threads 2; reuse-port #${reusePort}; graceful-shutdown-timeout-secs 2 }
+system { worker-threads 2;${reusePort ? "" : " reuse-port #false;"} graceful-shutdown-timeout-secs 2 }
 listeners { listener "main" { address "127.0.0.1:${port}" } }
 routes { route "app" { matches { path-prefix "/" }; upstream "app" } }
 upstreams { upstream "app" { target "${up.address}" } }
@@ -106,7 +106,7 @@ async function openConnections(port: number, n: number): Promise<void> {
 }
 
 describe('multi-worker listener sharing', () => {
-  it('default: the primary holds the only listening socket and the workers none', async () => {
+  it('reuse-port #false: the primary holds the only listening socket and the workers none', async () => {
     const { proxy, port } = await start(false);
     const workers = children(proxy.child.pid as number);
     expect(workers).toHaveLength(2);
@@ -114,7 +114,7 @@ describe('multi-worker listener sharing', () => {
     expect([...holders]).toEqual([[proxy.child.pid, 1]]);
   }, 60_000);
 
-  it('reuse-port: each worker binds its own socket, the kernel spreads connections over both, and a replaced worker binds again', async () => {
+  it('reuse-port (the default): each worker binds its own socket, the kernel spreads connections over both, and a replaced worker binds again', async () => {
     const { proxy, port } = await start(true);
     const primary = proxy.child.pid as number;
     let workers = children(primary);

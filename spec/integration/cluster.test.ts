@@ -1,5 +1,7 @@
 // Multi-worker mode: N workers behind the primary, aggregated metrics, a SIGKILLed worker replaced
-// with failures bounded by what was in flight on it, reload reaching every worker, clean exit.
+// with failures bounded by what was in flight on it, reload reaching every worker, clean exit. The
+// listener has a fixed port, so the workers share it with reuse-port (the default); the other
+// sharing mode is covered by cluster-reuse-port.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -7,17 +9,18 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { startSentinel } from '../helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { closedPort, startUpstream } from '../helpers/upstream.ts';
 import type { Upstream } from '../helpers/upstream.ts';
 
 let up: Upstream;
 let proxy: SentinelProcess;
 let port: number;
+let fixedPort: number;
 
 function config(variant: string): string {
   return `
 system { worker-threads 2; graceful-shutdown-timeout-secs 5 }
-listeners { listener "main" { address "127.0.0.1:0" } }
+listeners { listener "main" { address "127.0.0.1:${fixedPort}" } }
 routes {
   route "app" { matches { path-prefix "/" }; upstream "app" }
   route "v-${variant}" { matches { path "/variant" }; builtin-handler "status" }
@@ -53,6 +56,7 @@ async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
 
 beforeAll(async () => {
   up = await startUpstream((_req, res) => res.end('ok'));
+  fixedPort = await closedPort();
   proxy = await startSentinel(config('one'), { listeners: ['main'], metrics: true });
   port = proxy.ports.get('main') as number;
 }, 60_000);

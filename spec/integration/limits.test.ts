@@ -76,7 +76,7 @@ describe('listener limits', () => {
 describe('reloads that need a restart', () => {
   it('are refused with a message that says so, and the running config stays', async () => {
     const p = await start(config('', '', true), true);
-    writeFileSync(join(p.dir, 'sentinel.kdl'), config('worker-threads 2', '', true));
+    writeFileSync(join(p.dir, 'sentinel.kdl'), config('worker-threads 2; reuse-port #false', '', true));
     const before = p.stderr().length;
     p.child.kill('SIGHUP');
     while (!p.stderr().slice(before).includes('config reload rejected')) await new Promise((r) => setTimeout(r, 10));

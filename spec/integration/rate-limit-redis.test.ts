@@ -284,8 +284,8 @@ describe('two workers (worker-threads 2)', () => {
     cleanups.push(() => redis.stop());
     const burst = 4;
     const limit = `max-rps 0.01; burst ${burst}`;
-    const [local] = await startSentinels(1, limit, 'system { worker-threads 2 }');
-    const [shared] = await startSentinels(1, `${limit}; backend "redis"; redis-url "${redis.url}"; redis-timeout-ms 500`, 'system { worker-threads 2 }');
+    const [local] = await startSentinels(1, limit, 'system { worker-threads 2; reuse-port #false }');
+    const [shared] = await startSentinels(1, `${limit}; backend "redis"; redis-url "${redis.url}"; redis-timeout-ms 500`, 'system { worker-threads 2; reuse-port #false }');
     const admitted = async (p: SentinelProcess): Promise<number> => {
       let n = 0;
       for (let i = 0; i < 4 * burst; i++) if ((await freshGet(p.ports.get('main') as number)) === 200) n++;

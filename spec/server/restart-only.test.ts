@@ -52,7 +52,7 @@ describe('restart-only system settings', () => {
   };
   it('worker-threads and reuse-port need a restart; max-connections does not', () => {
     expect(restartOnlyChanges(sys('worker-threads 2'), sys('worker-threads 3'))).toEqual(['system worker-threads changed: this needs a restart']);
-    expect(restartOnlyChanges(sys('worker-threads 2'), sys('worker-threads 2; reuse-port #true'))).toEqual(['system reuse-port changed: this needs a restart']);
+    expect(restartOnlyChanges(sys('worker-threads 2'), sys('worker-threads 2; reuse-port #false'))).toEqual(['system reuse-port changed: this needs a restart']);
     expect(restartOnlyChanges(sys('max-connections 10'), sys('max-connections 20'))).toEqual([]);
   });
 });

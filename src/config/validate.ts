@@ -61,7 +61,7 @@ interface Acc {
 
 function createAcc(): Acc {
   return {
-    system: { autoReload: false, workerThreads: 1, reusePort: false, maxConnections: 10_000, gracefulShutdownTimeoutMs: 30_000, traceIdFormat: 'uuid' },
+    system: { autoReload: false, workerThreads: 1, reusePort: true, maxConnections: 10_000, gracefulShutdownTimeoutMs: 30_000, traceIdFormat: 'uuid' },
     admin: { enabled: false, host: '127.0.0.1', port: 9901, node: undefined },
     obs: defaultObsAcc(),
     listeners: [],
@@ -202,16 +202,17 @@ function crossCheck(ctx: Ctx, acc: Acc, mainFile: string): void {
   }
   const { obs, admin, listeners } = acc;
   const rp = acc.system.reusePortNode;
-  if (acc.system.reusePort && rp !== undefined) {
-    if (acc.system.workerThreads === 1) {
-      warning(ctx, rp, rp.pos, 'no-effect', 'system reuse-port has no effect with worker-threads 1 (one process binds each listener once)', 'system/reuse-port',
-        'set worker-threads to 0 (one per CPU) or N > 1, or remove reuse-port');
-    }
+  if (acc.system.reusePort && acc.system.workerThreads !== 1) {
     for (const l of listeners) {
       if (l.config.port !== 0) continue;
-      error(ctx, rp, rp.pos, 'conflict', `system reuse-port cannot share listener ${q(l.config.id)}: its port is 0, so every worker would bind a different ephemeral port`, 'system/reuse-port',
-        `give listener ${q(l.config.id)} a fixed port, or remove reuse-port (the primary then accepts for every worker)`);
+      error(ctx, rp ?? l.node, rp?.pos ?? l.node.pos, 'conflict',
+        `listener ${q(l.config.id)} has port 0, which workers cannot share with reuse-port (each would bind a different ephemeral port)`, rp !== undefined ? 'system/reuse-port' : `listeners/listener ${q(l.config.id)}`,
+        `give listener ${q(l.config.id)} a fixed port, or set system { reuse-port #false } so the primary accepts for every worker`);
     }
+  }
+  if (acc.system.reusePort && rp !== undefined && acc.system.workerThreads === 1) {
+    warning(ctx, rp, rp.pos, 'no-effect', 'system reuse-port has no effect with worker-threads 1 (one process binds each listener once)', 'system/reuse-port',
+      'set worker-threads to 0 (one per CPU) or N > 1, or remove reuse-port');
   }
   const wildcard = (h: string) => h === '0.0.0.0' || h === '::';
   if (obs.metrics.enabled && obs.metrics.port !== 0) {
