@@ -31,6 +31,7 @@ upstreams {
     circuit-breaker { failure-threshold 1; timeout-seconds 600 }
     retry-policy { max-attempts 3; backoff 0; max-backoff 0 }
   }
+  upstream "spare" { target "${dead}" }
 }
 observability { metrics { enabled #true; address "127.0.0.1:0" }; logging { level "info"; access-log { enabled #false } } }
 `;
@@ -83,8 +84,12 @@ describe('health state across reloads', () => {
     expect(before.t).toMatchObject({ ejected: true, breaker: 'open', available: false, ejections: 1 });
     const failed = await failures();
     expect(failed).toBe(1);
+    const routesGauge = async (): Promise<string[]> => (await call(proxy.metricsPort as number, '/metrics')).body.split('\n').filter((l) => l.startsWith('sentinel_upstream_routes{'));
+    // sentinel_upstream_routes follows the config serving: "spare" is used by no route (0, not absent).
+    expect((await routesGauge()).sort()).toEqual(['sentinel_upstream_routes{upstream="pool"} 1', 'sentinel_upstream_routes{upstream="spare"} 0']);
 
     await reload(config('route "extra" { matches { path "/extra" }; upstream "pool" }'));
+    expect((await routesGauge()).sort()).toEqual(['sentinel_upstream_routes{upstream="pool"} 2', 'sentinel_upstream_routes{upstream="spare"} 0']);
     const after = await deadTarget();
     expect(after.generation).toBe(before.generation + 1);
     expect(after.t).toMatchObject({ ejected: true, breaker: 'open', available: false, ejections: 1 });

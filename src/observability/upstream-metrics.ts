@@ -47,6 +47,8 @@ export class UpstreamMetrics {
   private readonly children = new Map<Counter<string>, Map<string, Child>>();
   private readonly live = new Map<TargetStateView, { readonly upstream: string; readonly target: string }>();
   private readonly sources = new Map<object, { readonly upstream: string; readonly count: () => number }>();
+  /** Routes per upstream id of the config serving new requests (setRoutes). */
+  private routes: ReadonlyMap<string, number> = new Map();
 
   constructor(metrics: Metrics) {
     this.retries = metrics.counter(U.upstreamRetries);
@@ -74,6 +76,15 @@ export class UpstreamMetrics {
       g.reset();
       for (const s of sources.values()) g.labels(s.upstream).set(s.count());
     });
+    metrics.gauge(U.upstreamRoutes, (g) => {
+      g.reset();
+      for (const [upstream, n] of this.routes) g.labels(upstream).set(n);
+    });
+  }
+
+  /** The routes per upstream of the config now serving (at start and after each applied reload). */
+  setRoutes(routes: ReadonlyMap<string, number>): void {
+    this.routes = routes;
   }
 
   private child(counter: Counter<string>, ...labels: string[]): Child {

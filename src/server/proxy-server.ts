@@ -112,6 +112,13 @@ function buildAllTls(config: Config): Map<string, TlsContexts> {
   return out;
 }
 
+/** Routes per upstream id (0 for an upstream no route uses): `sentinel_upstream_routes`. */
+export function routesPerUpstream(config: Config): Map<string, number> {
+  const out = new Map<string, number>(config.upstreams.map((u) => [u.id, 0]));
+  for (const r of config.routes) if (r.action.kind === 'upstream') out.set(r.action.upstream, (out.get(r.action.upstream) ?? 0) + 1);
+  return out;
+}
+
 /** How long shutdown waits for the last spans to be exported. */
 const TRACING_SHUTDOWN_TIMEOUT_MS = 5_000;
 
@@ -147,6 +154,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
   await Promise.all([snapshotReady(first), registry.whenReady(first.acquired)]);
   const state = new RuntimeState(first);
   metrics.setGeneration(generation);
+  metrics.upstreams.setRoutes(routesPerUpstream(o.config));
   const startConfig = o.config;
   const logs = o.logs;
   const logging = startConfig.observability.logging;
@@ -288,6 +296,7 @@ export async function startProxy(o: StartOptions): Promise<RunningProxy> {
     }
     metrics.setBuildInfo(o.version, hash);
     metrics.setGeneration(generation);
+    metrics.upstreams.setRoutes(routesPerUpstream(config));
     metrics.reloaded('applied');
     logger.info({ generation, config_hash: hash, previous_generation: old.generation, draining: old.usage.inflight }, 'config reloaded');
     retire(old);

@@ -93,6 +93,14 @@ export const UPSTREAM_METRICS = {
     labels: ['upstream', 'result'],
     unit: 'refreshes',
   },
+  upstreamRoutes: {
+    name: 'sentinel_upstream_routes',
+    type: 'gauge',
+    help: 'Routes of the running config that forward to the upstream; 0 for an upstream no route uses (an unused-upstream warning). Lets alerts ignore unused upstreams.',
+    labels: ['upstream'],
+    unit: 'routes',
+    aggregator: 'max',
+  },
   upstreamDiscoveredTargets: {
     name: 'sentinel_upstream_discovered_targets',
     type: 'gauge',
