@@ -34,6 +34,26 @@ export function perWindow(expr: (window: string) => string, windows: readonly st
 /** Threshold steps: the first has no value (the base colour). */
 export type Steps = readonly [string, ...Array<readonly [string, number]>];
 
+/** A value shown as text in a colour (breaker 0/1/2 → closed/half-open/open). */
+export interface ValueText {
+  readonly value: number;
+  readonly text: string;
+  readonly color: string;
+}
+
+/** Breaker gauges (0 closed, 1 half-open, 2 open), as upstream and agent breakers report them. */
+export const BREAKER_STATES: readonly ValueText[] = [
+  { value: 0, text: 'closed', color: 'green' },
+  { value: 1, text: 'half-open', color: 'orange' },
+  { value: 2, text: 'open', color: 'red' },
+];
+
+/** 0/1 gauges read as a verdict. */
+export const UP_DOWN: readonly ValueText[] = [
+  { value: 0, text: 'no', color: 'red' },
+  { value: 1, text: 'yes', color: 'green' },
+];
+
 interface PanelBase {
   readonly title: string;
   readonly description: string;
@@ -57,9 +77,14 @@ export interface StatSpec extends PanelBase {
 
 export type TableSpec = PanelBase;
 
+/** One row per series, coloured by its value over time (breaker states, up/down gauges). */
+export interface StateTimelineSpec extends PanelBase {
+  readonly values: readonly ValueText[];
+}
+
 export interface Panel {
-  readonly kind: 'timeseries' | 'stat' | 'table';
-  readonly spec: TimeseriesSpec | StatSpec | TableSpec;
+  readonly kind: 'timeseries' | 'stat' | 'table' | 'state-timeline';
+  readonly spec: TimeseriesSpec | StatSpec | TableSpec | StateTimelineSpec;
 }
 
 export interface Row {
@@ -70,13 +95,31 @@ export interface Row {
 export function timeseries(spec: TimeseriesSpec): Panel { return { kind: 'timeseries', spec }; }
 export function stat(spec: StatSpec): Panel { return { kind: 'stat', spec }; }
 export function table(spec: TableSpec): Panel { return { kind: 'table', spec }; }
+export function stateTimeline(spec: StateTimelineSpec): Panel { return { kind: 'state-timeline', spec }; }
 export function row(title: string, panels: readonly Panel[]): Row { return { title, panels }; }
+
+/** A multi-value query variable filled from one label of one metric (`label_values(metric, label)`). */
+export interface VariableSpec {
+  readonly name: string;
+  readonly label: string;
+  readonly metric: string;
+  readonly labelName: string;
+}
+
+export function labelValues(name: string, label: string, metric: string, labelName: string = name): VariableSpec {
+  return { name, label, metric, labelName };
+}
+
+/** `$route`: the variable every dashboard had before others existed (the default list). */
+export const ROUTE_VARIABLE = labelValues('route', 'Route', 'sentinel_requests_total');
 
 export interface DashboardSpec {
   readonly uid: string;
   readonly title: string;
   readonly description: string;
   readonly tags: readonly string[];
+  /** Query variables after `datasource`; default `[ROUTE_VARIABLE]`. Each is multi-value with "All" = `.*`. */
+  readonly variables?: readonly VariableSpec[];
   readonly rows: readonly Row[];
 }
 
@@ -118,6 +161,26 @@ function panelJson(p: Panel, id: number, gridPos: { h: number; w: number; x: num
       options: { reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false }, colorMode: 'value', graphMode: 'area', textMode: 'auto' },
     };
   }
+  if (p.kind === 'state-timeline') {
+    const values = (s as StateTimelineSpec).values;
+    const options: Record<string, { text: string; color: string; index: number }> = {};
+    values.forEach((v, index) => { options[String(v.value)] = { text: v.text, color: v.color, index }; });
+    return {
+      ...head,
+      targets: targetsJson(s.targets, false),
+      fieldConfig: {
+        defaults: {
+          unit: s.unit,
+          color: { mode: 'thresholds' },
+          mappings: [{ type: 'value', options }],
+          thresholds: { mode: 'absolute', steps: values.map((v, i) => ({ color: v.color, value: i === 0 ? null : v.value })) },
+          custom: { fillOpacity: 80, lineWidth: 0 },
+        },
+        overrides: [],
+      },
+      options: { showValue: 'never', mergeValues: true, rowHeight: 0.8, legend: { displayMode: 'list', placement: 'bottom', showLegend: true }, tooltip: { mode: 'single' } },
+    };
+  }
   return {
     ...head,
     targets: targetsJson(s.targets, true),
@@ -127,19 +190,24 @@ function panelJson(p: Panel, id: number, gridPos: { h: number; w: number; x: num
   };
 }
 
-/** The `datasource` and multi-value `route` variables every Sentinel dashboard has. */
-const TEMPLATING = {
-  list: [
-    { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0, refresh: 1, regex: '', options: [] },
-    {
-      name: 'route', label: 'Route', type: 'query', datasource: DATASOURCE,
-      definition: 'label_values(sentinel_requests_total, route)',
-      query: { query: 'label_values(sentinel_requests_total, route)', refId: 'PrometheusVariableQueryEditor-VariableQuery' },
-      includeAll: true, multi: true, allValue: '.*', current: { selected: true, text: ['All'], value: ['$__all'] },
-      refresh: 2, sort: 1, hide: 0, regex: '', options: [],
-    },
-  ],
-};
+/** The `datasource` variable every Sentinel dashboard has, then its multi-value query variables. */
+function templating(variables: readonly VariableSpec[]): unknown {
+  return {
+    list: [
+      { name: 'datasource', label: 'Data source', type: 'datasource', query: 'prometheus', current: {}, hide: 0, refresh: 1, regex: '', options: [] },
+      ...variables.map((v) => {
+        const query = `label_values(${v.metric}, ${v.labelName})`;
+        return {
+          name: v.name, label: v.label, type: 'query', datasource: DATASOURCE,
+          definition: query,
+          query: { query, refId: 'PrometheusVariableQueryEditor-VariableQuery' },
+          includeAll: true, multi: true, allValue: '.*', current: { selected: true, text: ['All'], value: ['$__all'] },
+          refresh: 2, sort: 1, hide: 0, regex: '', options: [],
+        };
+      }),
+    ],
+  };
+}
 
 /** The Grafana JSON model of a dashboard, laid out. */
 export function buildDashboard(d: DashboardSpec): Record<string, unknown> {
@@ -176,7 +244,7 @@ export function buildDashboard(d: DashboardSpec): Record<string, unknown> {
     refresh: '30s',
     schemaVersion: 39,
     tags: [...d.tags],
-    templating: TEMPLATING,
+    templating: templating(d.variables ?? [ROUTE_VARIABLE]),
     time: { from: 'now-6h', to: 'now' },
     timepicker: {},
     timezone: '',

@@ -1,6 +1,7 @@
-// Sentinel / Overview: traffic, errors, latency, saturation, build.
+// Sentinel / Overview: traffic, errors, latency, saturation, protocols, dependencies, build.
 import { row, stat, table, target, timeseries } from './grafana.ts';
 import type { DashboardSpec } from './grafana.ts';
+import { usableTargets } from './upstreams.ts';
 
 export const OVERVIEW: DashboardSpec = {
   uid: 'sentinel-overview',
@@ -139,6 +140,77 @@ export const OVERVIEW: DashboardSpec = {
         targets: [
           target('max by (instance) (sentinel_nodejs_eventloop_lag_p99_seconds)', 'p99 {{instance}}'),
           target('max by (instance) (sentinel_nodejs_eventloop_lag_p50_seconds)', 'p50 {{instance}}'),
+        ],
+      }),
+    ]),
+    row('Protocols and WebSocket', [
+      timeseries({
+        title: 'New connections by protocol',
+        description: 'Client connections accepted per second: http1, h2 (HTTP/2 over TLS, by ALPN), h2c, or tls_failed (the TLS handshake did not complete).',
+        unit: 'cps', width: 8,
+        targets: [
+          target('sum by (protocol) (rate(sentinel_connections_total[$__rate_interval]))', '{{protocol}}'),
+        ],
+      }),
+      timeseries({
+        title: 'HTTP/2 client resets',
+        description: 'HTTP/2 streams the client cancelled (RST_STREAM) before the response was complete, per second. A burst on one listener can be a rapid-reset attack: past max-stream-resets-per-10s the session is closed (limit h2_rapid_reset).',
+        unit: 'ops', width: 8,
+        targets: [
+          target('sum by (listener) (rate(sentinel_http2_client_resets_total[$__rate_interval]))', '{{listener}}'),
+        ],
+      }),
+      timeseries({
+        title: 'WebSocket tunnels open',
+        description: 'WebSocket tunnels open right now, by route. Each holds a client connection and an upstream connection until either side closes or it idles past websocket-idle-timeout-secs.',
+        unit: 'short', width: 8,
+        targets: [
+          target('sum by (route) (sentinel_websocket_tunnels{route=~"$route"})', '{{route}}'),
+        ],
+      }),
+      timeseries({
+        title: 'WebSocket upgrades by result',
+        description: 'Upgrade requests forwarded per second: upgraded (the upstream answered 101), refused (it answered anything else, relayed as a response), failed (no answer).',
+        unit: 'ops', width: 12,
+        targets: [
+          target('sum by (route, result) (rate(sentinel_websocket_upgrades_total{route=~"$route"}[$__rate_interval]))', '{{route}} {{result}}'),
+        ],
+      }),
+      timeseries({
+        title: 'WebSocket bytes relayed',
+        description: 'Bytes per second through WebSocket tunnels (frames are not parsed), by direction: upstream = client to upstream, downstream = upstream to client.',
+        unit: 'Bps', width: 12,
+        targets: [
+          target('sum by (direction) (rate(sentinel_websocket_bytes_total{route=~"$route"}[$__rate_interval]))', '{{direction}}'),
+        ],
+      }),
+    ]),
+    row('Dependencies (details: Sentinel / Upstreams, Agents, Security)', [
+      stat({
+        title: 'Upstreams without a usable target',
+        description: 'Upstreams that a route uses and that have no target with a closed breaker available to selection, on some instance: their requests get 503 UPSTREAM_NO_HEALTHY (alert SentinelUpstreamAllDown).',
+        unit: 'short', width: 8,
+        thresholds: ['green', ['red', 1]],
+        targets: [
+          target(`count((min by (job, instance, upstream) (${usableTargets('')}) == 0) and on (job, instance, upstream) (sentinel_upstream_routes > 0)) or vector(0)`, 'upstreams'),
+        ],
+      }),
+      stat({
+        title: 'Agents not healthy',
+        description: 'Agents without a ready connection, with an open breaker, or reporting themselves unhealthy, on some instance (alert SentinelAgentUnavailable).',
+        unit: 'short', width: 8,
+        thresholds: ['green', ['red', 1]],
+        targets: [
+          target('count(min by (agent) (sentinel_agent_healthy) == 0) or vector(0)', 'agents'),
+        ],
+      }),
+      stat({
+        title: 'Rate limiters deciding without Redis',
+        description: 'Redis-backed rate-limit filters on their on-redis-failure fallback on some instance (alert SentinelRateLimitRedisFallback).',
+        unit: 'short', width: 8,
+        thresholds: ['green', ['orange', 1]],
+        targets: [
+          target('count(max by (filter) (sentinel_ratelimit_fallback_active) > 0) or vector(0)', 'filters'),
         ],
       }),
     ]),

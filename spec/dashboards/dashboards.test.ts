@@ -2,11 +2,12 @@
 // with promtool (check + unit tests), and live: a real Prometheus scrapes a running Sentinel under
 // load and faults, and every panel query and recording rule must return data.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CATALOGUE_LIST } from '../../src/observability/catalogue.ts';
 import type { MetricSpec } from '../../src/observability/catalogue.ts';
 import { startSentinel } from '../helpers/sentinel-process.ts';
@@ -77,13 +78,30 @@ describe('metric names in PromQL', () => {
 });
 
 describe('dashboards use only catalogue metrics', () => {
-  it('there are dashboards and each has panels with queries, a datasource variable and a route variable', () => {
-    expect([...dashboards.keys()]).toEqual(expect.arrayContaining(['overview.json', 'slo.json']));
+  it('there are dashboards and each has panels with queries, a datasource variable, and uses exactly the variables it declares', () => {
+    expect([...dashboards.keys()].sort()).toEqual(['agents.json', 'overview.json', 'security.json', 'slo.json', 'upstreams.json']);
     for (const [file, d] of dashboards) {
       expect(panelQueries(file, d).length, file).toBeGreaterThan(0);
       const vars = d.templating?.list ?? [];
       expect(vars.find((v) => v.name === 'datasource')?.type, file).toBe('datasource');
-      expect(variableQueries(d).find((v) => v.name === 'route')?.expr, file).toBe('sentinel_requests_total');
+      const declared = variableQueries(d).map((v) => v.name).sort();
+      const used = [...new Set(panelQueries(file, d).flatMap((q) => [...q.expr.matchAll(/\$(?!__)([a-zA-Z_]\w*)|\$\{(?!__)([a-zA-Z_]\w*)\}/g)].map((m) => (m[1] ?? m[2]) as string)))].sort();
+      expect(used, `${file}: variables used by panels`).toEqual(declared);
+    }
+    expect(variableQueries(dashboards.get('overview.json') as GrafanaDashboard).find((v) => v.name === 'route')?.expr).toBe('sentinel_requests_total');
+  });
+
+  it('every panel query parses as PromQL (promtool check rules over the queries, variables substituted)', async () => {
+    const queries = [...dashboards].flatMap(([file, d]) => panelQueries(file, d).map((q) => ({ what: `${file} / ${q.panel} / ${q.refId}`, expr: substituteVariables(q.expr) })));
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-panels-'));
+    try {
+      const file = join(dir, 'panels.yml');
+      writeFileSync(file, `groups:\n  - name: panels\n    rules:\n${queries.map((q, i) => `      - record: panel_${i}\n        expr: ${JSON.stringify(q.expr)}\n`).join('')}`);
+      const r = await run('promtool', ['check', 'rules', file]);
+      expect(r.code, `${r.stdout}${r.stderr}\n${queries.map((q, i) => `panel_${i}: ${q.what}`).join('\n')}`).toBe(0);
+      expect(r.stdout + r.stderr).toContain(`SUCCESS: ${queries.length} rules found`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
