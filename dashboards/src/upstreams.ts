@@ -9,7 +9,7 @@ const U = 'upstream=~"$upstream"';
  * Usable targets per Sentinel instance and upstream: available to selection (healthy, not ejected,
  * breaker admitting) with the breaker closed. A breaker that has waited out `timeout-seconds` reads
  * half-open (and so available) at the next scrape even when its target is still dead, so half-open
- * does not count as usable here; the same expression is `upstream:sentinel_upstream_usable_targets:count`
+ * does not count as usable here; the same expression is `instance_upstream:sentinel_upstream_usable_targets:count`
  * in the rules. Upstreams with no usable target are kept with 0.
  */
 export function usableTargets(selector: string): string {

@@ -26,12 +26,19 @@ export type QueryResult =
   | { readonly status: 'success'; readonly data: { readonly resultType: string; readonly result: PromSample[] | [number, string] } }
   | { readonly status: 'error'; readonly errorType: string; readonly error: string };
 
+export interface PromRangeSeries { readonly metric: Record<string, string>; readonly values: [number, string][] }
+export type RangeResult =
+  | { readonly status: 'success'; readonly data: { readonly resultType: 'matrix'; readonly result: PromRangeSeries[] } }
+  | { readonly status: 'error'; readonly errorType: string; readonly error: string };
+
 export interface PrometheusProcess {
   readonly child: ChildProcess;
   readonly port: number;
   readonly url: string;
   stderr(): string;
   query(expr: string): Promise<QueryResult>;
+  /** `/api/v1/query_range` from startS to endS (Unix seconds) every stepS. */
+  queryRange(expr: string, startS: number, endS: number, stepS: number): Promise<RangeResult>;
   api<T>(path: string): Promise<T>;
   stop(): Promise<void>;
 }
@@ -104,23 +111,32 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       throw new Error(`prometheus exited early:\n${stderr}`);
     }
     const api = async <T>(path: string): Promise<T> => (await (await fetch(`${url}${path}`)).json()) as T;
+    const post = async <T>(path: string, params: Record<string, string>): Promise<T> => {
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(params).toString(),
+      });
+      return (await res.json()) as T;
+    };
     return {
       child, port, url,
       stderr: () => stderr,
       api,
-      query: async (expr: string) => {
-        const res = await fetch(`${url}/api/v1/query`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ query: expr }).toString(),
-        });
-        return (await res.json()) as QueryResult;
-      },
+      query: (expr: string) => post<QueryResult>('/api/v1/query', { query: expr }),
+      queryRange: (expr: string, startS: number, endS: number, stepS: number) =>
+        post<RangeResult>('/api/v1/query_range', { query: expr, start: String(startS), end: String(endS), step: String(stepS) }),
       stop,
     };
   }
   rmSync(dir, { recursive: true, force: true });
   throw new Error(`prometheus could not bind a port:\n${lastErr}`);
+}
+
+/** Every finite value of a range query's result (all series, all steps). */
+export function rangeValues(r: RangeResult): number[] {
+  if (r.status !== 'success') return [];
+  return r.data.result.flatMap((s) => s.values.map(([, v]) => Number(v))).filter(Number.isFinite);
 }
 
 /** True when an instant query returned at least one sample with a finite value. */
