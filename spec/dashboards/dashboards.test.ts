@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CATALOGUE_LIST } from '../../src/observability/catalogue.ts';
 import type { MetricSpec } from '../../src/observability/catalogue.ts';
+import { agentBackend, redisBackend } from '../helpers/containers.ts';
 import { startScenario } from './scenario.ts';
 import type { Scenario } from './scenario.ts';
 import {
@@ -324,7 +325,8 @@ describe('live: a real Prometheus scraping a running Sentinel under load and fau
       if (pending.size > 0) await new Promise((res) => setTimeout(res, 1000));
     }
     const slowest = [...metAfterS].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([what, t]) => `${what} (${t.toFixed(0)} s)`);
-    process.stdout.write(`live check: ${metAfterS.size}/${checks.length} checks met after ${Math.round(Date.now() / 1000 - loadStartedS)} s of load; last: ${slowest.join('; ')}\n`);
+    const backends = `redis-server: ${await redisBackend()}, agents: ${await agentBackend()}`;
+    process.stdout.write(`live check (${backends}): ${metAfterS.size}/${checks.length} checks met after ${Math.round(Date.now() / 1000 - loadStartedS)} s of load; last: ${slowest.join('; ')}\n`);
     expect(errors).toEqual([]);
     const unmet = [...pending].map(([what, c]) => {
       const r = last.get(what);
