@@ -1,20 +1,24 @@
 // The demo stack behind the live dashboard check (dashboards.test.ts) and the rendered pictures
 // (scripts/render-dashboard-png.ts): the real proxy (bin/sentinel.js) with real loopback upstreams,
-// a real WebSocket upstream, a real redis-server, three real agent processes and a TLS listener,
+// a real WebSocket upstream, two real redis-servers, three real agent processes and a TLS listener
+// (redis-server and the agents in containers when Docker is there, else local processes),
 // then load with faults, so that every dashboard panel and recording rule has something true to
 // show:
 //   upstreams  a pool with a dead target (connect failures → retries, breaker, ejection), an upstream
 //              whose only target fails its health checks (503 no_healthy), a flaky one answering 503
 //              with a small retry budget (budget exhausted), a one-connection pool (queue depth,
-//              503 queue_full), file discovery whose file turns invalid for a while (failed refreshes);
+//              503 queue_full), file discovery whose file turns invalid 3 s in every 12 (failed
+//              refreshes), a WebSocket route (one tunnel held open, more opened and closed);
 //   agents     denylist blocking /guarded/admin, echo frozen (SIGSTOP) for seconds at a time
 //              (timeouts, bypasses with failure-mode open, breaker, health-check resets, reconnects),
 //              the test agent asking for protected header changes (refused mutations);
-//   security   rate limits that reject, delay and evict keys, a Redis-backed limiter, one whose Redis
-//              is down (fallback) and one whose Redis stalls (SIGSTOP) for seconds at a time
-//              (timeouts, fallback, recovery), oversized bodies (413), a request-smuggling attempt (400),
-//              plain HTTP on the TLS port (handshake error), HTTP/2 streams cancelled by the client;
-//   saturation slow requests, and bursts of busy connections above max-connections (refused).
+//   security   rate limits that reject, delay and evict keys (a new key a request through a four-key
+//              store), a Redis-backed limiter, one whose Redis is down (fallback) and one whose Redis
+//              stalls (SIGSTOP) 3 s in every 12 (timeouts, fallback, recovery), oversized bodies
+//              (413), a request-smuggling attempt (400), plain HTTP on the TLS port (handshake
+//              error), HTTP/2 streams cancelled by the client;
+//   saturation slow requests, and bursts that fill max-connections with busy requests (held 1.5 s:
+//              slow for the latency SLI) and then open more (refused at accept).
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -345,42 +349,25 @@ observability {
       }
     };
 
-    // Echo agent: frozen 2.5 s out of every 6 (calls time out, the breaker opens, pings go unanswered).
-    const echoLoop = async (): Promise<void> => {
-      await sleep(1500);
+    /** A fault switched on for `onMs` and off for `offMs`, in turn while the load runs (first after `firstMs`). */
+    const periodic = async (firstMs: number, onMs: number, offMs: number, fault: keyof FaultCounts, on: () => void, off: () => void): Promise<void> => {
+      await sleep(firstMs);
       while (running) {
-        echo.freeze();
-        faults.echoFrozen++;
-        await sleep(2500);
-        echo.thaw();
-        for (let waited = 0; running && waited < 3500; waited += 100) await sleep(100);
+        on();
+        faults[fault]++;
+        await sleep(onMs);
+        off();
+        for (let waited = 0; running && waited < offMs; waited += 100) await sleep(100);
       }
     };
-
+    // Echo agent: frozen 2.5 s out of every 6 (calls time out, the breaker opens, pings go unanswered).
+    const echoLoop = (): Promise<void> => periodic(1500, 2500, 3500, 'echoFrozen', () => echo.freeze(), () => echo.thaw());
     // Redis of "redis-stalls": frozen 3 s out of every 12 (calls time out at 200 ms, the filter
     // decides locally until a probe gets an answer again).
-    const redisLoop = async (): Promise<void> => {
-      await sleep(2000);
-      while (running) {
-        stalling.freeze();
-        faults.redisFrozen++;
-        await sleep(3000);
-        stalling.thaw();
-        for (let waited = 0; running && waited < 9000; waited += 100) await sleep(100);
-      }
-    };
-
+    const redisLoop = (): Promise<void> => periodic(2000, 3000, 9000, 'redisFrozen', () => stalling.freeze(), () => stalling.thaw());
     // Discovery: the file turns invalid for 3 s every 12 s (failed refreshes, last known targets kept).
-    const discoveryLoop = async (): Promise<void> => {
-      await sleep(3000);
-      while (running) {
-        writeFileSync(discoveryFile, '{ not json');
-        faults.discoveryBroken++;
-        await sleep(3000);
-        writeFileSync(discoveryFile, goodTargets);
-        for (let waited = 0; running && waited < 9000; waited += 100) await sleep(100);
-      }
-    };
+    const discoveryLoop = (): Promise<void> => periodic(3000, 3000, 9000, 'discoveryBroken',
+      () => writeFileSync(discoveryFile, '{ not json'), () => writeFileSync(discoveryFile, goodTargets));
 
     const stopLoad = async (): Promise<void> => {
       running = false;
