@@ -1,17 +1,17 @@
-// Renders a Grafana dashboard's panels from real Prometheus data into an SVG (docs/images/overview.svg),
-// so a reader sees what the dashboard shows without running Grafana. (Named -png for the issue; the
-// output is SVG, which needs no image library.)
+// Renders Grafana dashboards' panels from real Prometheus data into SVGs (docs/images/<dashboard>.svg),
+// so a reader sees what the dashboards show without running Grafana. (Named -png for the issue; the
+// output is SVG, which needs no image library and which GitHub shows inline.)
 //
-//   node scripts/render-dashboard-png.ts                       # starts Sentinel + upstream + Prometheus, sends load with faults for 60 s
-//   node scripts/render-dashboard-png.ts --seconds 120         # longer demo run
-//   node scripts/render-dashboard-png.ts --prometheus http://127.0.0.1:9090 --minutes 30   # render from an existing Prometheus
-//   options: --dashboard dashboards/overview.json --out docs/images/overview.svg
-import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
-import { dirname, resolve } from 'node:path';
+//   node scripts/render-dashboard-png.ts                  # the demo stack of the live dashboard check
+//                                                         # (spec/dashboards/scenario.ts) + Prometheus,
+//                                                         # load with faults for 90 s, every dashboard
+//   node scripts/render-dashboard-png.ts --seconds 180    # longer demo run
+//   node scripts/render-dashboard-png.ts --prometheus http://127.0.0.1:9090 --minutes 30   # from an existing Prometheus
+//   options: --dashboard dashboards/overview.json (one only)  --out-dir docs/images
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { panelQueries, substituteVariables, RULES_FILE } from '../spec/dashboards/promql.ts';
+import { DASHBOARDS_DIR, loadDashboards, panelQueries, substituteVariables, RULES_FILE } from '../spec/dashboards/promql.ts';
 import type { GrafanaDashboard } from '../spec/dashboards/promql.ts';
 
 export interface Series { readonly label: string; readonly points: readonly (readonly [number, number])[] }
@@ -24,9 +24,16 @@ export interface RenderPanel {
   readonly series: readonly Series[];
   /** Grafana threshold steps (value null = base); a stat is coloured by the step it reaches. */
   readonly thresholds?: readonly { readonly color: string; readonly value: number | null }[];
+  /** Value mappings (state-timeline): value → text and colour. */
+  readonly mappings?: Readonly<Record<string, { readonly text: string; readonly color: string }>>;
 }
 
-interface DashPanel { title?: string; type?: string; gridPos?: GridPos; fieldConfig?: { defaults?: { unit?: string; thresholds?: { steps?: { color: string; value: number | null }[] } } }; targets?: { expr?: string; legendFormat?: string }[]; panels?: DashPanel[] }
+interface DashPanel {
+  title?: string; type?: string; gridPos?: GridPos;
+  fieldConfig?: { defaults?: { unit?: string; thresholds?: { steps?: { color: string; value: number | null }[] }; mappings?: { type: string; options?: Record<string, { text: string; color: string }> }[] } };
+  targets?: { expr?: string; legendFormat?: string }[];
+  panels?: DashPanel[];
+}
 
 const COL_PX = 60;
 const ROW_PX = 34;
@@ -51,6 +58,7 @@ export function formatValue(v: number, unit: string): string {
       return `${num(x)} ${units[i] as string}`;
     }
     case 'reqps': return `${num(v)} req/s`;
+    case 'ops': return `${num(v)} ops/s`;
     case 'cps': return `${num(v)} /s`;
     default: return Math.abs(v) >= 1e6 ? `${num(v / 1e6)}M` : Math.abs(v) >= 1e3 ? `${num(v / 1e3)}k` : num(v);
   }
@@ -60,6 +68,12 @@ export function formatValue(v: number, unit: string): string {
 export function legend(format: string, labels: Record<string, string>): string {
   if (format === '') return JSON.stringify(labels);
   return format.replace(/\{\{\s*(\w+)\s*\}\}/g, (_m, k: string) => labels[k] ?? '');
+}
+
+/** The text cut to about `widthPx` at the legend's 11 px font (an ellipsis marks the cut). */
+export function fit(text: string, widthPx: number): string {
+  const max = Math.max(4, Math.floor(widthPx / 6.2));
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 function niceMax(v: number): number {
@@ -81,7 +95,8 @@ function renderTimeseries(p: RenderPanel, x0: number, y0: number, w: number, h: 
   const tMax = Math.max(...all.map((q) => q[0]));
   const vals = all.map((q) => q[1]).filter(Number.isFinite);
   const vMin = Math.min(0, ...vals);
-  const vMax = niceMax(Math.max(...vals, 0) * 1.05);
+  const top = Math.max(...vals, 0);
+  const vMax = p.unit === 'percentunit' && top <= 1 ? 1 : niceMax(top * 1.05);
   const sx = (t: number) => plot.x + (tMax === tMin ? 0 : ((t - tMin) / (tMax - tMin)) * plot.w);
   const sy = (v: number) => plot.y + plot.h - ((v - vMin) / (vMax - vMin || 1)) * plot.h;
   for (let i = 0; i <= 4; i++) {
@@ -104,11 +119,12 @@ function renderTimeseries(p: RenderPanel, x0: number, y0: number, w: number, h: 
     for (const seg of segments) if (seg.length > 0) out.push(`<polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${seg.join(' ')}"/>`);
   });
   const legendY = plot.y + plot.h + 26;
+  const columnW = (w - 20) / 3;
   p.series.slice(0, 9).forEach((s, i) => {
-    const lx = x0 + 12 + (i % 3) * ((w - 20) / 3);
+    const lx = x0 + 12 + (i % 3) * columnW;
     const ly = legendY + Math.floor(i / 3) * 14;
     out.push(`<rect x="${lx}" y="${ly - 8}" width="10" height="3" fill="${PALETTE[i % PALETTE.length] as string}"/>`);
-    out.push(`<text x="${lx + 14}" y="${ly - 4}" class="legend">${escapeXml(s.label.slice(0, 40))}</text>`);
+    out.push(`<text x="${lx + 14}" y="${ly - 4}" class="legend">${escapeXml(fit(s.label, columnW - 20))}</text>`);
   });
   return out.join('');
 }
@@ -132,8 +148,48 @@ function renderStat(p: RenderPanel, x0: number, y0: number, w: number, h: number
   }).join('');
 }
 
-function renderTable(p: RenderPanel, x0: number, y0: number): string {
-  return p.series.slice(0, 5).map((s, i) => `<text x="${x0 + 12}" y="${y0 + 46 + i * 16}" class="legend">${escapeXml(s.label)}</text>`).join('');
+/** One band per series, each step in the colour its value maps to (Grafana's state timeline). */
+function renderStateTimeline(p: RenderPanel, x0: number, y0: number, w: number, h: number): string {
+  const all = p.series.flatMap((s) => s.points);
+  if (all.length === 0) return `<text x="${x0 + w / 2}" y="${y0 + h / 2}" text-anchor="middle" class="muted">No data</text>`;
+  const out: string[] = [];
+  const labelW = Math.min(180, w * 0.35);
+  const plot = { x: x0 + labelW, y: y0 + 28, w: w - labelW - 10, h: h - 28 - 26 };
+  const tMin = Math.min(...all.map((q) => q[0]));
+  const tMax = Math.max(...all.map((q) => q[0]));
+  const sx = (t: number) => plot.x + (tMax === tMin ? 0 : ((t - tMin) / (tMax - tMin)) * plot.w);
+  const shown = p.series.slice(0, Math.max(1, Math.floor(plot.h / 14)));
+  const band = plot.h / shown.length;
+  shown.forEach((s, i) => {
+    const y = plot.y + i * band;
+    out.push(`<text x="${x0 + 10}" y="${(y + band / 2 + 4).toFixed(1)}" class="legend">${escapeXml(s.label.slice(0, 28))}</text>`);
+    s.points.forEach(([t, v], j) => {
+      if (!Number.isFinite(v)) return;
+      const next = s.points[j + 1];
+      const x1 = sx(t);
+      const x2 = next !== undefined ? sx(next[0]) : plot.x + plot.w;
+      const colour = p.mappings?.[String(v)]?.color ?? statColour(v, p.thresholds);
+      out.push(`<rect x="${x1.toFixed(1)}" y="${(y + 1).toFixed(1)}" width="${Math.max(0.5, x2 - x1).toFixed(1)}" height="${Math.max(1, band - 2).toFixed(1)}" fill="${GRAFANA_COLOURS[colour] ?? colour}"/>`);
+    });
+  });
+  const legend = Object.values(p.mappings ?? {});
+  legend.forEach((m, i) => {
+    const lx = plot.x + i * 110;
+    out.push(`<rect x="${lx}" y="${plot.y + plot.h + 10}" width="10" height="8" fill="${GRAFANA_COLOURS[m.color] ?? m.color}"/>`);
+    out.push(`<text x="${lx + 14}" y="${plot.y + plot.h + 18}" class="legend">${escapeXml(m.text)}</text>`);
+  });
+  return out.join('');
+}
+
+/** A table: one line per series, its label and its last value. */
+function renderTable(p: RenderPanel, x0: number, y0: number, w: number, h: number): string {
+  const lines = Math.max(1, Math.floor((h - 40) / 16));
+  return p.series.slice(0, lines).map((s, i) => {
+    const y = y0 + 46 + i * 16;
+    const last = s.points[s.points.length - 1];
+    const value = last === undefined ? '' : formatValue(last[1], p.unit);
+    return `<text x="${x0 + 12}" y="${y}" class="legend">${escapeXml(s.label)}</text><text x="${x0 + w - 12}" y="${y}" text-anchor="end" class="legend">${escapeXml(value)}</text>`;
+  }).join('');
 }
 
 /** A whole dashboard as one SVG: Grafana's 24-column grid, rows as headings, panels as charts. */
@@ -155,7 +211,8 @@ export function renderDashboardSvg(title: string, subtitle: string, panels: read
     body.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="3" class="panel"/>`);
     body.push(`<text x="${x + 10}" y="${y + 17}" class="title">${escapeXml(p.title)}</text>`);
     if (p.kind === 'stat') body.push(renderStat(p, x, y, w, h));
-    else if (p.kind === 'table') body.push(renderTable(p, x, y));
+    else if (p.kind === 'table') body.push(renderTable(p, x, y, w, h));
+    else if (p.kind === 'state-timeline') body.push(renderStateTimeline(p, x, y, w, h));
     else body.push(renderTimeseries(p, x, y, w, h));
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">
@@ -194,7 +251,9 @@ export async function queryPanels(promUrl: string, dashboard: GrafanaDashboard, 
           series.push({ label: legend(t.legendFormat ?? '', r.metric), points: r.values.map(([ts, v]) => [ts, Number(v)] as const) });
         }
       }
-      out.push({ title: p.title ?? '', kind: p.type ?? 'timeseries', unit: p.fieldConfig?.defaults?.unit ?? 'short', gridPos, series, thresholds: p.fieldConfig?.defaults?.thresholds?.steps });
+      const d = p.fieldConfig?.defaults;
+      const mappings = Object.assign({}, ...(d?.mappings ?? []).filter((m) => m.type === 'value').map((m) => m.options ?? {})) as RenderPanel['mappings'];
+      out.push({ title: p.title ?? '', kind: p.type ?? 'timeseries', unit: d?.unit ?? 'short', gridPos, series, thresholds: d?.thresholds?.steps, mappings });
       if (p.panels !== undefined) await walk(p.panels);
     }
   };
@@ -202,90 +261,55 @@ export async function queryPanels(promUrl: string, dashboard: GrafanaDashboard, 
   return out;
 }
 
-// --- Demo stack: Sentinel + upstream + Prometheus with load and faults -----------------------
-
-function get(port: number, path: string): Promise<number> {
-  return new Promise((resolveStatus) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, agent: false }, (res) => { res.resume(); res.on('close', () => resolveStatus(res.statusCode ?? 0)); });
-    req.on('error', () => resolveStatus(0));
-    req.end();
-  });
-}
+// --- Demo stack: the scenario of the live dashboard check, scraped by a real Prometheus -------
 
 async function demo(seconds: number, render: (promUrl: string, startS: number, endS: number) => Promise<void>): Promise<void> {
-  const { startSentinel } = await import('../spec/helpers/sentinel-process.ts');
-  const { startUpstream, closedPort } = await import('../spec/helpers/upstream.ts');
+  const { startScenario } = await import('../spec/dashboards/scenario.ts');
   const { startPrometheus } = await import('../spec/dashboards/prometheus.ts');
-  const upstream = await startUpstream((req, res) => {
-    const slow = req.url?.startsWith('/slow') === true;
-    const delayMs = slow ? 150 + Math.random() * 400 : Math.random() * 20;
-    setTimeout(() => { res.writeHead(req.url?.startsWith('/missing') === true ? 404 : 200); res.end('ok'); }, delayMs);
-  });
-  const refused = await closedPort();
-  const proxy = await startSentinel(`
-system { max-connections 64 }
-listeners { listener "main" { address "127.0.0.1:0" } }
-routes {
-  route "app" { matches { path-prefix "/" }; upstream "app" }
-  route "api" { matches { path-prefix "/api" }; upstream "app" }
-  route "broken" { matches { path-prefix "/broken" }; upstream "broken" }
-}
-upstreams {
-  upstream "app" { target "${upstream.address}" }
-  upstream "broken" { target "127.0.0.1:${refused}" }
-}
-observability { metrics { enabled #true; address "127.0.0.1:0" } }
-`, { listeners: ['main'], metrics: true });
-  const prom = await startPrometheus({ scrapeTargets: [`127.0.0.1:${proxy.metricsPort as number}`], ruleFiles: [RULES_FILE] });
-  const port = proxy.ports.get('main') as number;
-  const startS = Date.now() / 1000;
+  const scenario = await startScenario();
   try {
-    const endAt = Date.now() + seconds * 1000;
-    let n = 0;
-    while (Date.now() < endAt) {
-      const phase = (Date.now() - startS * 1000) / (seconds * 1000); // 0..1: vary load and faults over the run
-      const width = 4 + Math.round(8 * Math.sin(phase * Math.PI));
-      const paths: string[] = Array.from({ length: width }, (_, i) => (i % 3 === 0 ? '/api/x' : i % 7 === 0 ? '/missing' : '/page'));
-      if (phase > 0.4 && phase < 0.7) paths.push('/broken', '/broken');
-      if (n % 4 === 0) paths.push('/slow');
-      if (n % 150 === 75) {
-        const socks = Array.from({ length: 72 }, () => connect({ host: '127.0.0.1', port }).on('error', () => undefined));
-        setTimeout(() => { for (const s of socks) s.destroy(); }, 300);
-      }
-      await Promise.all(paths.map((p) => get(port, p)));
-      n++;
-      await new Promise((r) => setTimeout(r, 25));
+    const prom = await startPrometheus({ scrapeTargets: [scenario.metricsTarget], ruleFiles: [RULES_FILE] });
+    try {
+      const startS = Date.now() / 1000;
+      // Traffic swells and ebbs over the run (0.5× to 2.5× the test's load), faults throughout.
+      scenario.startLoad((elapsedMs) => 0.5 + 2 * Math.sin(Math.min(1, elapsedMs / (seconds * 1000)) * Math.PI));
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      await scenario.stopLoad();
+      await new Promise((r) => setTimeout(r, 2000)); // one more scrape and rule evaluation
+      await render(prom.url, startS, Date.now() / 1000);
+    } finally {
+      await prom.stop();
     }
-    await new Promise((r) => setTimeout(r, 2000)); // one more scrape and rule evaluation
-    await render(prom.url, startS, Date.now() / 1000);
   } finally {
-    await prom.stop();
-    await proxy.stop();
-    await upstream.close();
+    await scenario.close();
   }
 }
 
 async function main(argv: readonly string[]): Promise<void> {
   const arg = (name: string): string | undefined => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  const dashboardFile = resolve(root, arg('--dashboard') ?? 'dashboards/overview.json');
-  const outFile = resolve(root, arg('--out') ?? 'docs/images/overview.svg');
-  const dashboard = JSON.parse(readFileSync(dashboardFile, 'utf8')) as GrafanaDashboard;
+  const only = arg('--dashboard');
+  const dashboards = [...loadDashboards()].filter(([file]) => only === undefined || resolve(DASHBOARDS_DIR, file) === resolve(root, only));
+  if (dashboards.length === 0) throw new Error(`no dashboard ${only ?? ''} under ${DASHBOARDS_DIR}`);
+  const outDir = resolve(root, arg('--out-dir') ?? 'docs/images');
   const render = async (promUrl: string, startS: number, endS: number): Promise<void> => {
     const stepS = Math.max(1, Math.round((endS - startS) / 240));
-    const panels = await queryPanels(promUrl, dashboard, startS, endS, stepS);
-    const empty = panels.filter((p) => p.kind !== 'row' && p.series.length === 0).map((p) => p.title);
-    const subtitle = `Rendered from a real Prometheus by scripts/render-dashboard-png.ts, ${new Date(startS * 1000).toISOString().slice(0, 16)}–${new Date(endS * 1000).toISOString().slice(11, 16)} UTC; $route = All; ${panelQueries('', dashboard).length} queries.`;
-    mkdirSync(dirname(outFile), { recursive: true });
-    writeFileSync(outFile, renderDashboardSvg(dashboard.title, subtitle, panels));
-    process.stdout.write(`${outFile} written (${panels.length} panels${empty.length > 0 ? `; no data: ${empty.join(', ')}` : ''})\n`);
+    mkdirSync(outDir, { recursive: true });
+    for (const [file, dashboard] of dashboards) {
+      const panels = await queryPanels(promUrl, dashboard, startS, endS, stepS);
+      const empty = panels.filter((p) => p.kind !== 'row' && p.series.length === 0).map((p) => p.title);
+      const subtitle = `Rendered from a real Prometheus by scripts/render-dashboard-png.ts, ${new Date(startS * 1000).toISOString().slice(0, 16)}–${new Date(endS * 1000).toISOString().slice(11, 16)} UTC; variables = All; ${panelQueries(file, dashboard).length} queries.`;
+      const outFile = join(outDir, `${basename(file, '.json')}.svg`);
+      writeFileSync(outFile, renderDashboardSvg(dashboard.title, subtitle, panels));
+      process.stdout.write(`${outFile} written (${panels.length} panels${empty.length > 0 ? `; no data: ${empty.join(', ')}` : ''})\n`);
+    }
   };
   const promUrl = arg('--prometheus');
   if (promUrl !== undefined) {
     const endS = Date.now() / 1000;
     await render(promUrl.replace(/\/$/, ''), endS - Number(arg('--minutes') ?? '30') * 60, endS);
   } else {
-    await demo(Number(arg('--seconds') ?? '60'), render);
+    await demo(Number(arg('--seconds') ?? '90'), render);
   }
 }
 
