@@ -141,6 +141,15 @@ describe('rules', () => {
     }
   });
 
+  it('dashboards/README.md lists every alert (its table is the runbook index) and every recorded series', () => {
+    const readme = readFileSync(new URL('../../dashboards/README.md', import.meta.url), 'utf8');
+    const alertRows = new Set([...readme.matchAll(/^\| `(Sentinel\w+)` \|/gm)].map((m) => m[1]));
+    expect(rules.filter((r) => r.kind === 'alert').map((r) => r.name).filter((a) => !alertRows.has(a))).toEqual([]);
+    // Series of one family are written once with their windows in braces: `…:ratio_rate{5m,30m,1h,6h}`.
+    const mentioned = (name: string): boolean => readme.includes(`\`${name}\``) || readme.includes(`\`${name.replace(/(5m|30m|1h|6h)$/, '')}{`);
+    expect(rules.filter((r) => r.kind === 'record' && !mentioned(r.name)).map((r) => r.name)).toEqual([]);
+  });
+
   it('promtool check rules accepts the file and counts the same rules this suite reads', async () => {
     const r = await run('promtool', ['check', 'rules', RULES_FILE]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
