@@ -18,6 +18,10 @@ let pki: TestPki;
 let echo: Upstream;
 let hold: Upstream;
 let broken: Upstream;
+let parked: Upstream;
+/** Requests the `parked` upstream has received, and which of them the proxy has since closed. */
+const parkedSeen: string[] = [];
+const parkedClosed: string[] = [];
 let proxy: SentinelProcess;
 let inFlight = 0;
 let maxInFlight = 0;
@@ -38,6 +42,11 @@ beforeAll(async () => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     held.push(() => { inFlight--; res.end('released'); });
+  });
+  // Never answers: a request here ends only when the proxy gives it up.
+  parked = await startUpstream((req) => {
+    parkedSeen.push(req.url ?? '');
+    req.socket.once('close', () => parkedClosed.push(req.url ?? ''));
   });
   broken = await startUpstream((_req, res) => {
     res.writeHead(200, { 'content-length': '100' });
@@ -60,12 +69,14 @@ listeners {
 routes {
     route "hold" { matches { path-prefix "/hold" }; upstream "hold" }
     route "broken" { matches { path-prefix "/broken" }; upstream "broken" }
+    route "parked" { matches { path-prefix "/parked" }; upstream "parked" }
     route "echo" { matches { path-prefix "/" }; upstream "echo" }
 }
 upstreams {
     upstream "echo" { target "${echo.address}" }
     upstream "hold" { target "${hold.address}"; timeouts { headers-secs 120; request-secs 120 } }
     upstream "broken" { target "${broken.address}" }
+    upstream "parked" { target "${parked.address}"; timeouts { headers-secs 120; request-secs 120 } }
 }
 observability { metrics { address "127.0.0.1:0" }; logging { access-log { enabled #false } } }
 `, { listeners: ['tls', 'h2c', 'h2c-small'], metrics: true });
@@ -74,7 +85,7 @@ observability { metrics { address "127.0.0.1:0" }; logging { access-log { enable
 afterAll(async () => {
   for (const h of held.splice(0)) h();
   await proxy?.stop();
-  await Promise.all([echo?.close(), hold?.close(), broken?.close()]);
+  await Promise.all([echo?.close(), hold?.close(), broken?.close(), parked?.close()]);
   pki?.cleanup();
 });
 
@@ -261,6 +272,23 @@ describe('HTTP/2 downstream', () => {
     fresh.close();
     for (const h of held.splice(0)) h();
   }, 90_000);
+
+  it('a stream the client cancels ends its exchange at once: the upstream request is given up, counted as 499 CLIENT_CLOSED_REQUEST', async () => {
+    const m0 = await metrics();
+    const s = session(h2cUrl());
+    const req = s.request({ ':path': '/parked/cancel-me' });
+    req.on('error', () => undefined);
+    await until(() => parkedSeen.includes('/parked/cancel-me'));
+    req.close(constants.NGHTTP2_CANCEL);
+    // Without the fix the exchange lived on until the 120 s request timeout of the route.
+    await until(() => parkedClosed.includes('/parked/cancel-me'));
+    await until(async () => {
+      const m = await metrics();
+      return seriesValue(m, 'sentinel_errors_total{code="CLIENT_CLOSED_REQUEST"}') === seriesValue(m0, 'sentinel_errors_total{code="CLIENT_CLOSED_REQUEST"}') + 1;
+    });
+    expect(seriesValue(await metrics(), 'sentinel_active_requests')).toBe(seriesValue(m0, 'sentinel_active_requests'));
+    s.close();
+  });
 
   it('a stream Sentinel resets itself (upstream failed mid-body) is not counted as a client reset', async () => {
     const before = seriesValue(await metrics(), 'sentinel_http2_client_resets_total{listener="h2c"}');

@@ -417,8 +417,10 @@ export class Exchange implements HeaderCollector {
 
   onClientClose(): void {
     if (this.finished) return;
-    // 'close' after a complete response is normal; before it, the client went away.
-    if (!this.res.writableFinished) this.abort(new ProxyError('CLIENT_CLOSED_REQUEST'));
+    // 'close' after a complete response is normal; before it, the client went away. Both checks:
+    // an HTTP/2 response whose stream the client reset reports writableFinished (the stream is
+    // finished) although nothing ended it, so writableEnded tells that case apart.
+    if (!this.res.writableEnded || !this.res.writableFinished) this.abort(new ProxyError('CLIENT_CLOSED_REQUEST'));
   }
 
   /**
@@ -476,8 +478,10 @@ export class Exchange implements HeaderCollector {
    */
   private abortResponse(): void {
     if (this.h2) {
-      const stream = (this.res as unknown as { stream?: { destroyed: boolean; destroy(err?: Error): void } }).stream;
-      if (stream !== undefined && !stream.destroyed) stream.destroy(H2_ABORTED);
+      const stream = (this.res as unknown as { stream?: { destroyed: boolean; closed: boolean; destroy(err?: Error): void } }).stream;
+      // A stream the client reset is closed already: nothing to send, and destroying it here (inside
+      // its 'aborted' event) would hide the client's reset from the rapid-reset accounting.
+      if (stream !== undefined && !stream.destroyed && !stream.closed) stream.destroy(H2_ABORTED);
       return;
     }
     this.res.destroy();

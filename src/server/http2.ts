@@ -143,9 +143,20 @@ function onStreamAborted(this: StreamWithSession): void {
     st.closedForResets = true;
     st.settings.limit('h2_rapid_reset');
     st.settings.auditRapidReset(session);
-    // GOAWAY ENHANCE_YOUR_CALM, then the socket closes: streams in flight end with it.
-    session.destroy(new Error('HTTP/2 rapid reset: too many streams cancelled'), NGHTTP2_ENHANCE_YOUR_CALM);
+    // GOAWAY ENHANCE_YOUR_CALM at once (no new stream is accepted from here on), then the session
+    // and the streams still in it are destroyed after a short, fixed grace. Destroying at once
+    // would close the socket with the client's frames still unread, which makes the kernel answer
+    // with a TCP reset that can overtake the GOAWAY: the client would never learn why.
+    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+    setTimeout(destroyAfterGoaway, GOAWAY_GRACE_MS, session).unref();
   }
+}
+
+/** How long a session ended for rapid reset lives on after its GOAWAY (see onStreamAborted). */
+const GOAWAY_GRACE_MS = 500;
+
+function destroyAfterGoaway(session: Http2Session): void {
+  if (!session.destroyed) session.destroy(new Error('HTTP/2 rapid reset: too many streams cancelled'), NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 /** Sends GOAWAY: no new streams, the ones in flight finish (graceful drain). */
