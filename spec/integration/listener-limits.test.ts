@@ -79,6 +79,34 @@ describe('listener limits', () => {
     expect(a.destroyed).toBe(false);
   });
 
+  it('system max-connections across listeners: a connection evicted for another listener\'s client is accounted to its own listener', async () => {
+    const p = await startSentinel(`
+system { max-connections 2 }
+listeners {
+  listener "main" { address "127.0.0.1:0" }
+  listener "other" { address "127.0.0.1:0" }
+}
+routes { ${HEALTH} }
+observability { metrics { address "127.0.0.1:0" }; logging { access-log { enabled #false } } }
+`, { listeners: ['main', 'other'], metrics: true });
+    cleanups.push(() => p.stop());
+    const active = (m: string, l: string) => seriesValue(m, `sentinel_active_connections{listener="${l}"}`);
+    const evicted = (m: string, l: string) => seriesValue(m, `sentinel_limits_triggered_total{listener="${l}",limit="connection_evicted"}`);
+    const first = await open(p.ports.get('other') as number);
+    await open(p.ports.get('other') as number);
+    while (active(await metrics(p), 'other') < 2) await new Promise((r) => setTimeout(r, 20));
+    // The cap is full of idle "other" connections: a client of "main" evicts the oldest of them.
+    const r = await rawExchange(p.ports.get('main') as number, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(r.statuses).toEqual([200]);
+    await closedByPeer(first);
+    let m = await metrics(p);
+    while (active(m, 'main') > 0) { await new Promise((res) => setTimeout(res, 20)); m = await metrics(p); }
+    expect(active(m, 'main')).toBe(0);
+    expect(active(m, 'other')).toBe(1);
+    expect(evicted(m, 'other')).toBe(1);
+    expect(evicted(m, 'main')).toBe(0);
+  });
+
   it('max-header-count and max-header-bytes answer 431 and close; both are counted', async () => {
     const p = await start(base('max-header-count 10; max-header-bytes 2048', HEALTH));
     const port = p.ports.get('main') as number;

@@ -28,9 +28,12 @@ export type TrackedSocket = Socket & Owner & {
   /** The TLS socket or HTTP/2 session on this raw socket, once known. */
   [kConnectionOwner]?: object;
   [kGates]?: ConnectionGate[];
+  /** The admitting listener's accounting for this connection being evicted. */
+  [kOnEvicted]?: () => void;
 };
 
 const kGates = Symbol('sentinel.gates');
+const kOnEvicted = Symbol('sentinel.onEvicted');
 
 /** Oldest connections examined when looking for one to evict (bounds the work per accept at a full cap). */
 export const EVICTION_SCAN_LIMIT = 4096;
@@ -80,11 +83,12 @@ export function release(socket: TrackedSocket): boolean {
 
 /**
  * Admits a new connection under every gate in `gates` (the listener's and the global one). At a
- * full cap the oldest idle connection is closed to make room (`evicted`; `onEvict` is told which);
- * `refused` when every connection under a full cap is busy: nothing is closed and the caller
- * closes the new connection.
+ * full cap the oldest idle connection is closed to make room (`evicted`), whichever listener it
+ * belongs to: the `onEvicted` its own listener gave when admitting it runs, so each listener
+ * accounts for its own connections. `refused` when every connection under a full cap is busy:
+ * nothing is closed and the caller closes the new connection.
  */
-export function admit(socket: TrackedSocket, gates: readonly ConnectionGate[], onEvict: (victim: TrackedSocket) => void): AdmitResult {
+export function admit(socket: TrackedSocket, gates: readonly ConnectionGate[], onEvicted: () => void): AdmitResult {
   let victims: TrackedSocket[] | null = null;
   for (const g of gates) {
     if (!g.full()) continue;
@@ -97,11 +101,12 @@ export function admit(socket: TrackedSocket, gates: readonly ConnectionGate[], o
   if (victims !== null) {
     for (const v of victims) {
       release(v);
-      onEvict(v);
+      v[kOnEvicted]?.();
       v.destroy();
     }
   }
   socket[kGates] = gates as ConnectionGate[];
+  socket[kOnEvicted] = onEvicted;
   for (const g of gates) g.conns.add(socket);
   return victims === null ? 'admitted' : 'evicted';
 }
