@@ -197,7 +197,7 @@ const SMUGGLED = 'POST /ok HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-
 async function rotation(workers: number): Promise<void> {
   const up = await upstream();
   const p = await sentinel(up, (d) => `access-log { file "${d}/access.log" }; audit-log { file "${d}/audit.log" }; error-log { file "${d}/error.log" }`,
-    workers === 1 ? '' : `system { worker-threads ${workers} }`);
+    workers === 1 ? '' : `system { worker-threads ${workers}; reuse-port #false }`);
   const port = p.ports.get('main') as number;
   const ids: string[] = [];
   const send = async (n: number) => {
