@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
+import { readMigrateReq } from '../../src/server/cluster.ts';
 import { startSentinel } from '../helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
 import { closedPort, startUpstream } from '../helpers/upstream.ts';
@@ -109,7 +110,12 @@ describe('multi-worker mode', () => {
     expect(workerPids()).toHaveLength(2);
     expect(workerPids()).not.toContain(victim);
     // Each connection has at most one request in flight: the victim can have failed at most that many.
-    expect(failed).toBeLessThanOrEqual(concurrency);
+    // With reuse-port, connections waiting in the victim's accept queue fail too unless the kernel
+    // migrates them (net.ipv4.tcp_migrate_req=1, which .ci/run sets in its private network
+    // namespace); without migration each client connection can meet the dying queue once more.
+    const migrates = readMigrateReq() === '1';
+    expect(failed).toBeLessThanOrEqual(migrates ? concurrency : 2 * concurrency);
+    if (!migrates) expect(proxy.stderr()).toContain('set net.ipv4.tcp_migrate_req=1');
   }, 120_000);
 
   it('a SIGHUP reload reaches every worker', async () => {

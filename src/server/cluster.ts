@@ -4,6 +4,7 @@
 // listening sockets shared through node:cluster (the primary distributes connections).
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Server } from 'node:http';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
@@ -109,6 +110,15 @@ export interface RunningPrimary {
   kill(): void;
 }
 
+/** `net.ipv4.tcp_migrate_req` of this network namespace, or null where it does not exist. */
+export function readMigrateReq(): string | null {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 const STABLE_MS = 30_000;
@@ -158,7 +168,11 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     for (const w of workers) w.process.kill('SIGKILL');
     throw err;
   }
-  logger.info({ workers: count }, 'workers ready');
+  logger.info({ workers: count, reuse_port: config.system.reusePort }, 'workers ready');
+  if (config.system.reusePort && readMigrateReq() !== '1') {
+    logger.warn({ sysctl: 'net.ipv4.tcp_migrate_req', value: readMigrateReq() ?? 'absent' },
+      'reuse-port: connections waiting in the accept queue of a worker that dies are reset; set net.ipv4.tcp_migrate_req=1 (Linux 5.14+) so the kernel moves them to the other workers');
+  }
 
   let metricsServer: Server | null = null;
   const m = config.observability.metrics;
