@@ -42,7 +42,7 @@ describe('deployments route action', () => {
       readTimeoutMs: null,
       deploymentCache: { freshMs: 30_000, staleMs: 300_000, maxEntries: 1000 },
       instanceCache: { freshMs: 10_000, staleMs: 60_000, maxEntries: 1000 },
-      selection: 'random',
+      selection: { algorithm: 'random' },
       store: { kind: 'static', deployments: [], instances: [] },
     });
   });
@@ -73,11 +73,35 @@ store "static" {
     expect(d?.hint).toContain('environment-id');
   });
 
-  it('Sentinel load balancing, health checks and retries for deployments are not-implemented errors', () => {
-    for (const body of ['selection "least_connections"', 'health-check { }', 'retry-policy { }', 'load-balancing "p2c"']) {
-      const { diagnostics } = load(`${BASE}\nstore "static"\n${body}`);
+  it('selectors that mean nothing on instances, health checks and retry-policy are not-implemented errors with a reason', () => {
+    for (const body of ['selection "weighted"', 'selection "wlc"', 'selection "sticky"', 'health-check { }', 'retry-policy { }', 'load-balancing "p2c"']) {
+      const { config, diagnostics } = load(`${BASE}\nstore "static"\n${body}`);
+      expect(config, body).toBeNull();
       expect(diagnostics.map((x) => x.code), body).toContain('not-implemented');
     }
+    const { diagnostics } = load(`${BASE}\nstore "static"\nselection "weighted"`);
+    expect(diagnostics[0]?.message).toContain('instances carry no weight');
+    expect(diagnostics[0]?.hint).toContain('round_robin');
+  });
+
+  it('selection takes Sentinel\'s algorithms (opt-in) with the load-balancing options', () => {
+    const cases: [string, unknown][] = [
+      ['selection "round_robin"', { algorithm: 'round_robin' }],
+      ['selection "least-connections"', { algorithm: 'least_connections' }],
+      ['selection "p2c"', { algorithm: 'p2c' }],
+      ['selection "ip_hash"', { algorithm: 'ip_hash' }],
+      ['selection "consistent_hash" { hash-key "header:X-User" }', { algorithm: 'consistent_hash', hashKey: 'header:x-user' }],
+      ['selection "maglev"', { algorithm: 'maglev', hashKey: 'client-ip' }],
+      ['selection "peak_ewma" { decay-secs 5 }', { algorithm: 'peak_ewma', decayMs: 5000 }],
+    ];
+    for (const [body, selection] of cases) {
+      const { config, diagnostics } = load(`${BASE}\nstore "static"\n${body}`);
+      expect(formatDiagnostics(diagnostics), body).toBe('0 errors, 0 warnings\n');
+      expect(config?.selection, body).toEqual(selection);
+    }
+    const bad = load(`${BASE}\nstore "static"\nselection "consistent_hash" { hash-key "body" }`);
+    expect(bad.config).toBeNull();
+    expect(bad.diagnostics.map((d) => d.code)).toContain('invalid-value');
   });
 
   it('requires environment-id, region and a store', () => {

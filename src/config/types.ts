@@ -253,8 +253,11 @@ export interface DeploymentsConfig {
     /** Instance addresses with a connection pool at most (least recently used closed first). */
     readonly maxInstances: number;
   };
-  /** Instance selection: `random` (uniform, one attempt: Unkey parity). */
-  readonly selection: 'random';
+  /**
+   * Instance selection among the running instances of the region: `random` (uniform, one attempt:
+   * Unkey parity, the default) or one of Sentinel's own algorithms (an opt-in divergence).
+   */
+  readonly selection: BaseLoadBalancing;
   readonly store: DeploymentsStoreConfig;
 }
 

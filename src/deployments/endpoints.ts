@@ -76,6 +76,12 @@ export class InstanceEndpoints {
     return ep;
   }
 
+  /** Requests in flight to an instance address (0 when it has no pool); never creates one. */
+  inFlight(target: ProxyTarget, protocol: UpstreamProtocol): number {
+    const ep = this.endpoints.get(protocol === 'h2c' ? `h2c|${target.authority}` : target.authority);
+    return ep === undefined ? 0 : ep.target.health.inflight;
+  }
+
   /** Closes pools unused for the idle timeout (called on a timer; exposed for tests). */
   sweepIdle(): void {
     const cutoff = this.clock.now() - this.options.idleTimeoutMs;

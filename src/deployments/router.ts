@@ -1,7 +1,7 @@
 // The deployment-routing decision, as Unkey's Sentinel makes it: read the deployment id header,
 // look the deployment up (cached), mask a deployment of another environment as not found, look up
 // its instances in this router's region (cached), keep status=running, pick one uniformly at random
-// (one attempt, no retry). The result is plain data: a target to proxy to, or an error code whose
+// (one attempt, no retry), or, as an opt-in, with the caller's picker (src/deployments/selection.ts). The result is plain data: a target to proxy to, or an error code whose
 // response is rendered by renderDeploymentError(). Warm lookups are synchronous: decide() returns a
 // decision directly when both caches hit, and a promise only when it has to wait for the store.
 
@@ -38,6 +38,14 @@ export interface ProxyDecision {
   readonly deployment: Deployment;
   readonly instance: Instance;
   readonly target: ProxyTarget;
+  /** The instance set the pick was made from, and the instance's index in `instances.running`. */
+  readonly instances: InstanceSet;
+  readonly index: number;
+}
+
+/** Picks an instance from a set (the opt-in selection); -1 when none is eligible. */
+export interface InstancePickerLike {
+  pick(deployment: Deployment, set: InstanceSet, tag: unknown): number;
 }
 
 /** Why a request was not routed (metrics and logs only: the answer depends on `code` alone). */
@@ -143,7 +151,7 @@ export function readHeader(headers: HeaderBag, lowerName: string): string | unde
 }
 
 /** One region's instance list, with the routable subset and parsed targets computed once per load. */
-interface InstanceSet {
+export interface InstanceSet {
   readonly total: number;
   readonly running: readonly Instance[];
   readonly targets: readonly (ProxyTarget | null)[];
@@ -190,15 +198,16 @@ export class DeploymentRouter {
    * Decides where a request goes. Synchronous when the caches are warm; a promise otherwise.
    * Never rejects: store failures become 500 `internal_server_error`, an aborted `signal` 499.
    */
-  decide(headers: HeaderBag, signal?: AbortSignal, tag?: unknown): DeploymentDecision | Promise<DeploymentDecision> {
-    return this.decideId(readHeader(headers, this.headerLower), signal, tag);
+  decide(headers: HeaderBag, signal?: AbortSignal, tag?: unknown, picker: InstancePickerLike | null = null): DeploymentDecision | Promise<DeploymentDecision> {
+    return this.decideId(readHeader(headers, this.headerLower), signal, tag, picker);
   }
 
   /**
    * decide() for an already extracted header value (undefined when the header is absent). `tag`
-   * is handed to onEvent with the events of this decision.
+   * is handed to onEvent with the events of this decision (and to `picker`). `picker` null: a
+   * uniform random pick (Unkey parity).
    */
-  decideId(deploymentId: string | undefined, signal?: AbortSignal, tag?: unknown): DeploymentDecision | Promise<DeploymentDecision> {
+  decideId(deploymentId: string | undefined, signal?: AbortSignal, tag?: unknown, picker: InstancePickerLike | null = null): DeploymentDecision | Promise<DeploymentDecision> {
     if (deploymentId === undefined || deploymentId === '') return MISSING_HEADER;
     if (deploymentId.length > MAX_DEPLOYMENT_ID_LENGTH) {
       // Longer than any stored id can be: answered without a lookup, and never cached, so junk ids
@@ -207,8 +216,8 @@ export class DeploymentRouter {
       return NOT_FOUND;
     }
     const hit = this.deployments.peek(deploymentId);
-    if (hit === undefined) return this.loadDeployment(deploymentId, signal, tag);
-    return this.withDeployment(deploymentId, hit.value, signal, tag);
+    if (hit === undefined) return this.loadDeployment(deploymentId, signal, tag, picker);
+    return this.withDeployment(deploymentId, hit.value, signal, tag, picker);
   }
 
   /** Readiness: the store answers within timeoutMs (Sentinel V2: 500 ms). */
@@ -237,7 +246,7 @@ export class DeploymentRouter {
     }
   }
 
-  private async loadDeployment(id: string, signal: AbortSignal | undefined, tag: unknown): Promise<DeploymentDecision> {
+  private async loadDeployment(id: string, signal: AbortSignal | undefined, tag: unknown, picker: InstancePickerLike | null): Promise<DeploymentDecision> {
     let deployment: Deployment | null;
     try {
       deployment = await this.deployments.load(id, signal);
@@ -246,10 +255,10 @@ export class DeploymentRouter {
       this.emit({ type: 'store_error', operation: 'get_deployment', deploymentId: id, error }, tag);
       return INTERNAL;
     }
-    return this.withDeployment(id, deployment, signal, tag);
+    return this.withDeployment(id, deployment, signal, tag, picker);
   }
 
-  private withDeployment(id: string, deployment: Deployment | null, signal: AbortSignal | undefined, tag: unknown): DeploymentDecision | Promise<DeploymentDecision> {
+  private withDeployment(id: string, deployment: Deployment | null, signal: AbortSignal | undefined, tag: unknown, picker: InstancePickerLike | null): DeploymentDecision | Promise<DeploymentDecision> {
     if (deployment === null) {
       this.emit({ type: 'deployment_not_found', deploymentId: id }, tag);
       return NOT_FOUND;
@@ -259,11 +268,11 @@ export class DeploymentRouter {
       return MASKED; // byte-identical answer to an unknown deployment
     }
     const hit = this.instances.peek(id);
-    if (hit === undefined) return this.loadInstances(deployment, signal, tag);
-    return this.select(deployment, hit.value, tag);
+    if (hit === undefined) return this.loadInstances(deployment, signal, tag, picker);
+    return this.select(deployment, hit.value, tag, picker);
   }
 
-  private async loadInstances(deployment: Deployment, signal: AbortSignal | undefined, tag: unknown): Promise<DeploymentDecision> {
+  private async loadInstances(deployment: Deployment, signal: AbortSignal | undefined, tag: unknown, picker: InstancePickerLike | null): Promise<DeploymentDecision> {
     let set: InstanceSet | null;
     try {
       set = await this.instances.load(deployment.id, signal);
@@ -272,25 +281,30 @@ export class DeploymentRouter {
       this.emit({ type: 'store_error', operation: 'select_instance', deploymentId: deployment.id, error }, tag);
       return INTERNAL;
     }
-    return this.select(deployment, set, tag);
+    return this.select(deployment, set, tag, picker);
   }
 
-  private select(deployment: Deployment, set: InstanceSet | null, tag: unknown): DeploymentDecision {
+  private select(deployment: Deployment, set: InstanceSet | null, tag: unknown, picker: InstancePickerLike | null): DeploymentDecision {
     const n = set === null ? 0 : set.running.length;
     if (set === null || n === 0) {
       const total = set?.total ?? 0;
       this.emit({ type: 'no_running_instances', deploymentId: deployment.id, region: this.region, total }, tag);
       return total === 0 ? NO_INSTANCES : NO_RUNNING;
     }
-    let index = Math.floor(this.random() * n);
+    let index = picker === null ? Math.floor(this.random() * n) : picker.pick(deployment, set, tag);
     if (!(index >= 0 && index < n)) index = 0;
+    return this.proxyTo(deployment, set, index, tag);
+  }
+
+  /** The decision for `set.running[index]`: proxy to it, or 500 when its address is malformed. */
+  proxyTo(deployment: Deployment, set: InstanceSet, index: number, tag: unknown): DeploymentDecision {
     const instance = set.running[index] as Instance;
     const target = set.targets[index] ?? null;
     if (target === null) {
       this.emit({ type: 'invalid_address', deploymentId: deployment.id, instanceId: instance.id, address: instance.address }, tag);
       return INVALID_CONFIG;
     }
-    return { kind: 'proxy', deployment, instance, target };
+    return { kind: 'proxy', deployment, instance, target, instances: set, index };
   }
 }
 

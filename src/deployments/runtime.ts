@@ -4,7 +4,7 @@
 // identity is a hash of every setting that shapes that state; route-level settings (header names,
 // request timeout, timing header) are not part of it and change without dropping a cache.
 import { createHash } from 'node:crypto';
-import type { DeploymentsConfig, DeploymentsStoreConfig } from '../config/types.ts';
+import type { BaseLoadBalancing, DeploymentsConfig, DeploymentsStoreConfig } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Resource } from '../runtime/registry.ts';
 import { InstanceEndpoints } from './endpoints.ts';
@@ -12,6 +12,7 @@ import type { CacheSource, DeploymentMetrics } from './metrics.ts';
 import { createMysqlStore } from './mysql-store.ts';
 import { createDeploymentRouter } from './router.ts';
 import type { DeploymentRouter, DeploymentRouterEvent } from './router.ts';
+import { InstanceSelection } from './selection.ts';
 import { createStaticStore } from './static-store.ts';
 import { isDeploymentStoreError, monotonicClock } from './types.ts';
 import type { Clock, Deployment, DeploymentStore, Instance } from './types.ts';
@@ -127,6 +128,9 @@ export interface DeploymentRuntimeOptions {
   readonly readinessTimeoutMs?: number;
 }
 
+/** Distinct `selection` configs kept per runtime. */
+const MAX_SELECTIONS = 16;
+
 /** Same-kind operator logs at most once a second; the next one says how many were dropped. */
 const LOG_INTERVAL_MS = 1000;
 
@@ -145,6 +149,9 @@ export class DeploymentRuntime implements Resource {
   private readinessCheck: Promise<Readiness> | null = null;
   private readonly logGate = new Map<string, { atMs: number; suppressed: number }>();
   private readonly source: CacheSource;
+  /** Selector state of the opt-in selection algorithms, one per `selection` config (reloads keep it). */
+  private readonly selections = new Map<string, InstanceSelection>();
+  private readonly maxSelectionEntries: number;
   private closed = false;
 
   constructor(o: DeploymentRuntimeOptions) {
@@ -178,8 +185,27 @@ export class DeploymentRuntime implements Resource {
       requestTimeoutMs: 0,
       clock: this.clock,
     });
+    this.maxSelectionEntries = c.instanceCache.maxEntries;
     this.source = { deployments: this.router.deployments, instances: this.router.instances, pools: () => this.endpoints.size };
     o.metrics.track(this.source);
+  }
+
+  /**
+   * The picker of a route's `selection`: null for `random` (the router's uniform pick, parity);
+   * otherwise selector state shared by the routes (and reloads) with the same selection.
+   */
+  selection(selection: BaseLoadBalancing): InstanceSelection | null {
+    if (selection.algorithm === 'random') return null;
+    const key = JSON.stringify(selection);
+    let s = this.selections.get(key);
+    if (s === undefined) {
+      // Bounded like the instance cache: one selector per cached deployment at most.
+      s = new InstanceSelection(selection, this.endpoints, this.maxSelectionEntries);
+      // Selections configs a reload dropped go, oldest first (a handful at most live at once).
+      if (this.selections.size >= MAX_SELECTIONS) this.selections.delete(this.selections.keys().next().value as string);
+      this.selections.set(key, s);
+    }
+    return s;
   }
 
   /**

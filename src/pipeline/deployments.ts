@@ -14,6 +14,9 @@ import { compileParityErrors, errorTypeFor } from '../deployments/errors.ts';
 import type { DeploymentRouteMetrics, ErrorTypeLabel } from '../deployments/metrics.ts';
 import type { DeploymentDecision } from '../deployments/router.ts';
 import type { DeploymentRuntime } from '../deployments/runtime.ts';
+import type { InstanceSelection } from '../deployments/selection.ts';
+import type { ProxyDecision } from '../deployments/router.ts';
+import type { OutlierResult } from '../upstream/health/outlier.ts';
 import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
 import type { Exchange, LocalErrorResponse, Pending, RouteHandler } from './exchange.ts';
 import { Attempt } from './forward.ts';
@@ -76,10 +79,29 @@ class DecisionWait implements Pending {
 /** One attempt at an instance: the forward phase's Attempt plus instance metrics and the timing header. */
 class DeploymentAttempt extends Attempt {
   private readonly handler: DeploymentsHandler;
+  private readonly decision: ProxyDecision;
+  private startedNs = 0n;
 
-  constructor(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, handler: DeploymentsHandler) {
+  constructor(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, handler: DeploymentsHandler, decision: ProxyDecision) {
     super(ex, upstream, target, null);
     this.handler = handler;
+    this.decision = decision;
+  }
+
+  override dispatch(): void {
+    this.startedNs = process.hrtime.bigint();
+    super.dispatch();
+  }
+
+  /** Also reports the outcome to an opt-in selection (latency-aware algorithms learn from it). */
+  override settle(outcome: OutlierResult | null, code?: ErrorCode): void {
+    super.settle(outcome, code);
+    const picker = this.handler.picker;
+    if (picker === null || outcome === null || this.startedNs === 0n) return;
+    const d = this.decision;
+    const ms = Number(process.hrtime.bigint() - this.startedNs) / 1e6;
+    this.startedNs = 0n; // once
+    picker.onResult(d.deployment, d.instances, d.index, ms, outcome === 'success');
   }
 
   override onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: unknown, statusMessage?: string): void {
@@ -106,6 +128,8 @@ export class DeploymentsHandler implements RouteHandler {
   readonly runtime: DeploymentRuntime;
   readonly metrics: DeploymentRouteMetrics;
   readonly timingHeader: boolean;
+  /** The opt-in selection algorithm's picker; null = Unkey's uniform random pick. */
+  readonly picker: InstanceSelection | null;
   /** Removed from every forwarded request: the deployment id header (a fixed Unkey defect) and X-Unkey-Principal. */
   readonly requestHeaderOps: readonly HeaderOp[];
   private readonly headerLower: string;
@@ -119,6 +143,7 @@ export class DeploymentsHandler implements RouteHandler {
     this.runtime = runtime;
     this.metrics = metrics;
     this.timingHeader = config.timingHeader;
+    this.picker = runtime.selection(config.selection);
     this.headerLower = config.header.toLowerCase();
     this.environmentId = config.environmentId;
     this.region = config.region;
@@ -136,7 +161,7 @@ export class DeploymentsHandler implements RouteHandler {
       return;
     }
     ex.armTotalTimeout(this.requestTimeoutMs);
-    const decision = this.runtime.router.decideId(firstHeaderValue(ex, this.headerLower), undefined, ex);
+    const decision = this.runtime.router.decideId(firstHeaderValue(ex, this.headerLower), undefined, ex, this.picker);
     if (decision instanceof Promise) this.wait(ex, decision);
     else this.route(ex, decision);
   }
@@ -187,7 +212,7 @@ export class DeploymentsHandler implements RouteHandler {
     ex.attempts++;
     // Counted in flight until the attempt settles (an instance has no breaker: begin never refuses).
     ep.upstream.begin(ep.target);
-    const attempt = new DeploymentAttempt(ex, ep.upstream, ep.target, this);
+    const attempt = new DeploymentAttempt(ex, ep.upstream, ep.target, this, d);
     ex.upstreamStartNs = process.hrtime.bigint();
     attempt.dispatch();
   }

@@ -1,13 +1,16 @@
 // `deployments { }` inside a route: environment-scoped routing by a deployment id header, backed by
 // a static list or a MySQL-compatible database (docs/deployments.md). Every key is validated here;
-// unknown keys are errors and Sentinel's own load balancing, health checks and retries for
-// deployments are `not-implemented` errors (selection is Unkey's uniform random, one attempt).
+// unknown keys are errors. Selection defaults to Unkey's uniform random with one attempt; Sentinel's
+// own algorithms are an opt-in (`selection "<algorithm>" { options }`, as an upstream's
+// `load-balancing`); those that mean nothing on instances, and health checks, are `not-implemented`.
 import type {
-  DeploymentStatusName, DeploymentsCacheConfig, DeploymentsConfig, DeploymentsStoreConfig, InstanceStatusName, StaticDeploymentConfig,
+  BaseLoadBalancing, DeploymentStatusName, DeploymentsCacheConfig, DeploymentsConfig, DeploymentsStoreConfig, InstanceStatusName, StaticDeploymentConfig,
   StaticInstanceConfig,
 } from '../types.ts';
 import type { LNode, LValue } from '../kdl.ts';
 import { suggestionHint } from '../diagnostics.ts';
+import { parseAlgorithm } from '../../core/load-balancing.ts';
+import { readLoadBalancing } from './load-balancing.ts';
 import {
   MAX_DURATION_SECS, NOT_IMPLEMENTED_HINT, checkBlockNode, checkInt, error, expectString, parseHostPort, readBool, readInt, readSecsAsMs, readString,
   rejectBlock, rejectProps, typeName, walkBlock, warning, where, q,
@@ -20,12 +23,17 @@ export const DEPLOYMENT_STATUS_NAMES: readonly DeploymentStatusName[] = [
 ];
 export const INSTANCE_STATUS_NAMES: readonly InstanceStatusName[] = ['inactive', 'pending', 'running', 'failed'];
 const UPSTREAM_PROTOCOLS = ['http1', 'h2c'] as const;
-const SELECTIONS = ['random'] as const;
-/** Sentinel's own selectors: recognised, refused until deployments can use them (docs/deployments.md). */
-const SELECTION_NOT_IMPLEMENTED = [
-  'round_robin', 'weighted', 'least_connections', 'weighted_least_connections', 'p2c', 'ip_hash', 'consistent_hash', 'maglev',
-  'peak_ewma', 'adaptive', 'sticky',
-];
+/** Sentinel's selectors that mean nothing on instances, and why (docs/deployments.md). */
+const SELECTION_NOT_IMPLEMENTED: Readonly<Record<string, string>> = {
+  weighted: 'instances carry no weight, so it would be round_robin',
+  weighted_least_connections: 'instances carry no weight, so it would be least_connections',
+  sticky: 'an affinity cookie names one instance address, and instances change with every deploy',
+};
+const SELECTION_ALTERNATIVE: Readonly<Record<string, string>> = {
+  weighted: 'use selection "round_robin"',
+  weighted_least_connections: 'use selection "least_connections"',
+  sticky: 'for affinity use selection "consistent_hash" { hash-key "cookie:NAME" }',
+};
 
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Header values: visible ASCII and spaces, no control characters. */
@@ -325,7 +333,7 @@ export function readDeploymentsAction(ctx: Ctx, node: LNode, path: string, route
   let deploymentCache = DEFAULT_DEPLOYMENT_CACHE;
   let instanceCache = DEFAULT_INSTANCE_CACHE;
   const pool = { maxConnections: 50, idleTimeoutMs: 90_000, maxInstances: 1024 };
-  let selection = 'random' as const;
+  let selection: BaseLoadBalancing = { algorithm: 'random' };
   let storeNode: LNode | undefined;
   let ok = true;
   const headerName = (n: LNode, p: string): string | undefined => {
@@ -398,16 +406,16 @@ export function readDeploymentsAction(ctx: Ctx, node: LNode, path: string, route
         });
       },
       selection: (n, p) => {
-        const s = readString(ctx, n, p);
-        if (s === undefined) return;
-        if ((SELECTIONS as readonly string[]).includes(s)) { selection = s as typeof selection; return; }
-        const pos = n.args[0]?.pos ?? n.pos;
-        if (SELECTION_NOT_IMPLEMENTED.includes(s)) {
-          error(ctx, n, pos, 'not-implemented', `selection ${q(s)} is not implemented for deployments yet`, p,
-            'deployments use Unkey\'s uniform random pick with one attempt ("random"); see docs/deployments.md');
-        } else {
-          error(ctx, n, pos, 'invalid-value', `invalid selection ${q(s)}`, p, suggestionHint(s, [...SELECTIONS, ...SELECTION_NOT_IMPLEMENTED], 'valid values'));
+        // The same syntax and options as an upstream's `load-balancing` (hash-key, decay-secs).
+        const first = n.args[0];
+        const name = first !== undefined && typeof first.value === 'string' ? parseAlgorithm(first.value) : null;
+        const reason = name === null ? undefined : SELECTION_NOT_IMPLEMENTED[name];
+        if (name !== null && reason !== undefined) {
+          error(ctx, n, first?.pos ?? n.pos, 'not-implemented', `selection ${q(name)} is not implemented for deployments: ${reason}`, p,
+            SELECTION_ALTERNATIVE[name]);
+          return;
         }
+        selection = readLoadBalancing(ctx, n, p, label, true) ?? selection;
       },
       store: (n) => { storeNode = n; },
     },

@@ -1,0 +1,182 @@
+// The opt-in `selection "<algorithm>"` of deployment routes (a divergence from Unkey's uniform
+// random pick): Sentinel's selectors over the running instances of the deployment, with selector
+// state that survives instance-cache refreshes while the instance set is unchanged and is rebuilt
+// when it changes. Real binary, real loopback instances, the static store and a real MariaDB.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSentinel } from '../helpers/sentinel-process.ts';
+import type { SentinelProcess } from '../helpers/sentinel-process.ts';
+import { startMariaDb } from '../helpers/mariadb.ts';
+import type { MariaDbHandle } from '../helpers/mariadb.ts';
+import { startUpstream } from '../helpers/upstream.ts';
+import type { Upstream } from '../helpers/upstream.ts';
+import { SCHEMA_SQL } from './harness.ts';
+import { closeClient, eventually, insertDeployment, insertInstance, send } from './e2e-harness.ts';
+
+const s = JSON.stringify;
+
+/** Three instances answering their own name, plus the routes' store lines for them. */
+async function startNamed(names: readonly string[]): Promise<Map<string, Upstream>> {
+  const out = new Map<string, Upstream>();
+  for (const name of names) out.set(name, await startUpstream((_req, res) => res.end(name)));
+  return out;
+}
+
+function route(name: string, host: string, selection: string, store: string, extra = ''): string {
+  return `  route "${name}" {
+    matches { host "${host}" }
+    deployments {
+      environment-id "E1"
+      region "aws:r1"
+      ${selection}
+      ${extra}
+      ${store}
+    }
+  }`;
+}
+
+/** fresh-secs=0: every cache hit is stale and starts a refresh, so nearly every request sees a new instance set object. */
+const ALWAYS_REFRESH = 'cache { deployments fresh-secs=0 stale-secs=600; instances fresh-secs=0 stale-secs=600 }';
+
+async function counts(port: number, host: string, n: number, headers: Record<string, string> = {}): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const r = await send(port, { headers: { host, 'x-deployment-id': 'D1', ...headers } });
+    expect(r.status).toBe(200);
+    const who = r.body.toString();
+    seen.set(who, (seen.get(who) ?? 0) + 1);
+  }
+  return seen;
+}
+
+describe('deployments selection opt-in (static store)', () => {
+  let named: Map<string, Upstream>;
+  let proxy: SentinelProcess;
+  let port = 0;
+
+  beforeAll(async () => {
+    named = await startNamed(['a', 'b', 'c', 'off']);
+    const addr = (n: string): string => (named.get(n) as Upstream).address;
+    const store = `store "static" {
+        deployment "D1" environment-id="E1"
+        instance "i_c" deployment="D1" address=${s(addr('c'))}
+        instance "i_a" deployment="D1" address=${s(addr('a'))}
+        instance "i_off" deployment="D1" address=${s(addr('off'))} status="pending"
+        instance "i_b" deployment="D1" address=${s(addr('b'))}
+      }`;
+    proxy = await startSentinel(`listeners { listener "edge" { address "127.0.0.1:0" } }
+routes {
+${route('rr', 'rr.test', 'selection "round_robin"', store, ALWAYS_REFRESH)}
+${route('hash', 'hash.test', 'selection "consistent_hash" { hash-key "header:X-User" }', store, ALWAYS_REFRESH)}
+${route('maglev', 'maglev.test', 'selection "maglev" { hash-key "query:u" }', store, ALWAYS_REFRESH)}
+${route('lc', 'lc.test', 'selection "least_connections"', store)}
+${route('ewma', 'ewma.test', 'selection "peak_ewma"', store)}
+}
+observability { metrics { enabled #false } }
+`, { listeners: ['edge'] });
+    port = proxy.ports.get('edge') as number;
+  }, 120_000);
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await Promise.all([...(named?.values() ?? [])].map((u) => u.close()));
+    closeClient();
+  });
+
+  it('round_robin spreads exactly evenly over the 3 running instances, although the instance set is refreshed all along', { timeout: 120_000 }, async () => {
+    const seen = await counts(port, 'rr.test', 60);
+    expect(Object.fromEntries(seen)).toEqual({ a: 20, b: 20, c: 20 }); // the pending instance gets nothing
+  });
+
+  it('consistent_hash keeps each key on one instance across refreshes, and spreads keys', { timeout: 120_000 }, async () => {
+    const homes = new Set<string>();
+    for (let user = 0; user < 24; user++) {
+      const seen = await counts(port, 'hash.test', 4, { 'x-user': `user-${user}` });
+      expect(seen.size, `user-${user}`).toBe(1);
+      homes.add([...seen.keys()][0] as string);
+    }
+    expect(homes.size).toBeGreaterThan(1);
+    expect(homes.has('off')).toBe(false);
+  });
+
+  it('maglev with a query key: the same key lands on the same instance', { timeout: 120_000 }, async () => {
+    const homes = new Set<string>();
+    for (let u = 0; u < 24; u++) {
+      const seen = new Set<string>();
+      for (let k = 0; k < 3; k++) {
+        const r = await send(port, { path: `/x?u=${u}`, headers: { host: 'maglev.test', 'x-deployment-id': 'D1' } });
+        expect(r.status).toBe(200);
+        seen.add(r.body.toString());
+      }
+      expect(seen.size, `u=${u}`).toBe(1);
+      homes.add([...seen][0] as string);
+    }
+    expect(homes.size).toBeGreaterThan(1);
+  });
+
+  it('least_connections and peak_ewma route every request to a running instance', { timeout: 120_000 }, async () => {
+    for (const host of ['lc.test', 'ewma.test']) {
+      const seen = await counts(port, host, 30);
+      expect([...seen.keys()].every((k) => ['a', 'b', 'c'].includes(k)), host).toBe(true);
+    }
+    // Sequential requests leave every instance idle: least_connections rotates ties, so all three serve.
+    expect((await counts(port, 'lc.test', 30)).size).toBe(3);
+  });
+});
+
+describe('deployments selection opt-in (real MariaDB): selector state follows the instance set', () => {
+  let db: MariaDbHandle;
+  let named: Map<string, Upstream>;
+  let proxy: SentinelProcess;
+  let port = 0;
+
+  beforeAll(async () => {
+    named = await startNamed(['a', 'b', 'c']);
+    db = await startMariaDb({ initSql: SCHEMA_SQL });
+    await insertDeployment(db, { id: 'D1', environmentId: 'E1' });
+    for (const n of ['a', 'b', 'c']) {
+      await insertInstance(db, { id: `i_${n}`, deploymentId: 'D1', region: 'aws:r1', address: (named.get(n) as Upstream).address, status: 'running' });
+    }
+    const store = `store "mysql" { url ${s(db.url)}; connect-timeout-secs 2; query-timeout-secs 2 }`;
+    const cache = 'cache { deployments fresh-secs=0.2 stale-secs=600; instances fresh-secs=0.2 stale-secs=600 }';
+    proxy = await startSentinel(`listeners { listener "edge" { address "127.0.0.1:0" } }
+routes {
+${route('rr', 'rr.test', 'selection "round_robin"', store, cache)}
+${route('hash', 'hash.test', 'selection "consistent_hash" { hash-key "header:X-User" }', store, cache)}
+}
+observability { metrics { enabled #false } }
+`, { listeners: ['edge'] });
+    port = proxy.ports.get('edge') as number;
+  }, 180_000);
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await Promise.all([...(named?.values() ?? [])].map((u) => u.close()));
+    await db?.destroy();
+    closeClient();
+  });
+
+  it('an instance that stops running leaves the rotation; keys on the surviving instances stay where they were', { timeout: 180_000 }, async () => {
+    expect(Object.fromEntries(await counts(port, 'rr.test', 30))).toEqual({ a: 10, b: 10, c: 10 });
+    const before = new Map<string, string>();
+    for (let user = 0; user < 30; user++) {
+      const r = await send(port, { headers: { host: 'hash.test', 'x-deployment-id': 'D1', 'x-user': `user-${user}` } });
+      before.set(`user-${user}`, r.body.toString());
+    }
+    expect(new Set(before.values()).size).toBeGreaterThan(1);
+
+    await db.query('UPDATE instances SET status = ? WHERE id = ?', ['failed', 'i_c']);
+    // The instance cache refreshes in the background (0.2 s fresh window): wait until c is gone.
+    await eventually('instance c leaves the rotation', async () => {
+      const seen = await counts(port, 'rr.test', 6);
+      return seen.has('c') ? undefined : true;
+    });
+    expect(Object.fromEntries(await counts(port, 'rr.test', 20))).toEqual({ a: 10, b: 10 });
+    for (const [user, home] of before) {
+      const r = await send(port, { headers: { host: 'hash.test', 'x-deployment-id': 'D1', 'x-user': user } });
+      expect(r.status).toBe(200);
+      const now = r.body.toString();
+      expect(now).not.toBe('c');
+      if (home !== 'c') expect(now, user).toBe(home); // consistent hashing moves only the removed instance's keys
+    }
+  });
+});
