@@ -43,6 +43,7 @@ describe('deployments route action', () => {
       deploymentCache: { freshMs: 30_000, staleMs: 300_000, maxEntries: 1000 },
       instanceCache: { freshMs: 10_000, staleMs: 60_000, maxEntries: 1000 },
       selection: { algorithm: 'random' },
+      retryPolicy: null,
       store: { kind: 'static', deployments: [], instances: [] },
     });
   });
@@ -73,8 +74,8 @@ store "static" {
     expect(d?.hint).toContain('environment-id');
   });
 
-  it('selectors that mean nothing on instances, health checks and retry-policy are not-implemented errors with a reason', () => {
-    for (const body of ['selection "weighted"', 'selection "wlc"', 'selection "sticky"', 'health-check { }', 'retry-policy { }', 'load-balancing "p2c"']) {
+  it('selectors that mean nothing on instances and health checks are not-implemented errors with a reason', () => {
+    for (const body of ['selection "weighted"', 'selection "wlc"', 'selection "sticky"', 'health-check { }', 'load-balancing "p2c"']) {
       const { config, diagnostics } = load(`${BASE}\nstore "static"\n${body}`);
       expect(config, body).toBeNull();
       expect(diagnostics.map((x) => x.code), body).toContain('not-implemented');
@@ -99,6 +100,8 @@ store "static" {
       expect(formatDiagnostics(diagnostics), body).toBe('0 errors, 0 warnings\n');
       expect(config?.selection, body).toEqual(selection);
     }
+    const retried = load(`${BASE}\nstore "static"\nretry-policy { max-attempts 3; retryable-status-codes 503 }`);
+    expect(retried.config?.retryPolicy).toMatchObject({ maxAttempts: 3, retryableStatusCodes: [503], retryNonIdempotent: false });
     const bad = load(`${BASE}\nstore "static"\nselection "consistent_hash" { hash-key "body" }`);
     expect(bad.config).toBeNull();
     expect(bad.diagnostics.map((d) => d.code)).toContain('invalid-value');

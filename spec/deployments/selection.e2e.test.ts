@@ -7,7 +7,7 @@ import { startSentinel } from '../helpers/sentinel-process.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
 import { startMariaDb } from '../helpers/mariadb.ts';
 import type { MariaDbHandle } from '../helpers/mariadb.ts';
-import { startUpstream } from '../helpers/upstream.ts';
+import { closedPort, startUpstream } from '../helpers/upstream.ts';
 import type { Upstream } from '../helpers/upstream.ts';
 import { SCHEMA_SQL } from './harness.ts';
 import { closeClient, eventually, insertDeployment, insertInstance, send } from './e2e-harness.ts';
@@ -177,6 +177,123 @@ observability { metrics { enabled #false } }
       const now = r.body.toString();
       expect(now).not.toBe('c');
       if (home !== 'c') expect(now, user).toBe(home); // consistent hashing moves only the removed instance's keys
+    }
+  });
+});
+
+describe('deployments retries across instances (opt-in retry-policy, static store)', () => {
+  let good: Upstream[];
+  /** Answer 503 and count, per X-Test-Id, the attempts each saw. */
+  let failing: { up: Upstream; seen: Map<string, number> }[];
+  let hang: Upstream;
+  let deadPort = 0;
+  let proxy: SentinelProcess;
+  let port = 0;
+
+  beforeAll(async () => {
+    good = [await startUpstream((_req, res) => res.end('good0')), await startUpstream((_req, res) => res.end('good1'))];
+    failing = [];
+    for (let i = 0; i < 3; i++) {
+      const seen = new Map<string, number>();
+      const up = await startUpstream((req, res) => {
+        const id = String(req.headers['x-test-id']);
+        seen.set(id, (seen.get(id) ?? 0) + 1);
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end(`busy${i}`);
+      });
+      failing.push({ up, seen });
+    }
+    hang = await startUpstream(() => { /* never answers */ });
+    deadPort = await closedPort();
+    const g = (i: number): string => s((good[i] as Upstream).address);
+    const f = (i: number): string => s((failing[i] as { up: Upstream }).up.address);
+    const store = `store "static" {
+        deployment "D_dead" environment-id="E1"
+        instance "x1" deployment="D_dead" address="127.0.0.1:${deadPort}"
+        instance "x2" deployment="D_dead" address=${g(0)}
+        deployment "D_503" environment-id="E1"
+        instance "y1" deployment="D_503" address=${f(0)}
+        instance "y2" deployment="D_503" address=${f(1)}
+        instance "y3" deployment="D_503" address=${g(1)}
+        deployment "D_all_fail" environment-id="E1"
+        instance "z1" deployment="D_all_fail" address=${f(0)}
+        instance "z2" deployment="D_all_fail" address=${f(1)}
+        instance "z3" deployment="D_all_fail" address=${f(2)}
+        deployment "D_hang" environment-id="E1"
+        instance "h1" deployment="D_hang" address=${s(hang.address)}
+        instance "h2" deployment="D_hang" address=${g(0)}
+      }`;
+    const retry = 'retry-policy { max-attempts 10; retryable-status-codes 503; backoff "1ms"; max-backoff "5ms"; budget-ratio 10; budget-min-per-sec 10000 }';
+    proxy = await startSentinel(`listeners { listener "edge" { address "127.0.0.1:0" } }
+routes {
+${route('random', 'random.test', '', store, retry)}
+${route('rr', 'rr.test', 'selection "round_robin"', store, retry)}
+${route('parity', 'parity.test', '', store)}
+${route('deadline', 'deadline.test', '', store, 'request-timeout-secs 5\n      retry-policy { max-attempts 3; per-attempt-timeout "300ms"; backoff "1ms"; max-backoff "2ms" }')}
+}
+observability { metrics { enabled #false } }
+`, { listeners: ['edge'] });
+    port = proxy.ports.get('edge') as number;
+  }, 120_000);
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await Promise.all([...(good ?? []), ...(failing ?? []).map((x) => x.up), ...(hang === undefined ? [] : [hang])].map((u) => u.close()));
+    closeClient();
+  });
+
+  const get = (host: string, deployment: string, testId: string, method = 'GET'): ReturnType<typeof send> =>
+    send(port, { method, headers: { host, 'x-deployment-id': deployment, 'x-test-id': testId } });
+
+  it('a dead instance with retries: no client-visible failure (random and round_robin)', { timeout: 120_000 }, async () => {
+    for (const host of ['random.test', 'rr.test']) {
+      for (let i = 0; i < 40; i++) {
+        const r = await get(host, 'D_dead', `dead-${host}-${i}`);
+        expect([r.status, r.body.toString()], host).toEqual([200, 'good0']);
+      }
+    }
+  });
+
+  it('without retry-policy the same deployment fails some requests (one attempt: parity)', { timeout: 120_000 }, async () => {
+    const statuses = new Set<number>();
+    for (let i = 0; i < 60; i++) statuses.add((await get('parity.test', 'D_dead', `parity-${i}`)).status);
+    expect(statuses.has(200)).toBe(true);
+    expect([...statuses].some((st) => st >= 500)).toBe(true);
+  });
+
+  it('retryable statuses move on to an untried instance; no instance sees a request twice', { timeout: 120_000 }, async () => {
+    for (const host of ['random.test', 'rr.test']) {
+      for (let i = 0; i < 30; i++) {
+        const r = await get(host, 'D_503', `503-${host}-${i}`);
+        expect([r.status, r.body.toString()], host).toEqual([200, 'good1']);
+        // Only the relayed response's timing entries (sentinel, instance), not the discarded ones'.
+        expect(r.rawHeaders.filter((h, k) => k % 2 === 0 && h.toLowerCase() === 'x-unkey-timing')).toHaveLength(2);
+      }
+    }
+    for (const { seen } of failing) for (const [id, n] of seen) expect(n, id).toBe(1);
+  });
+
+  it('when every instance fails, each is tried exactly once (not max-attempts times) and the last answer is relayed', { timeout: 120_000 }, async () => {
+    for (let i = 0; i < 10; i++) {
+      const id = `all-${i}`;
+      const r = await get('rr.test', 'D_all_fail', id);
+      expect(r.status).toBe(503);
+      expect(r.body.toString()).toMatch(/^busy[012]$/);
+      expect(failing.map((x) => x.seen.get(id) ?? 0)).toEqual([1, 1, 1]);
+    }
+  });
+
+  it('a non-idempotent request that reached an instance is not retried', { timeout: 120_000 }, async () => {
+    const id = 'post-1';
+    const r = await send(port, { method: 'POST', body: Buffer.from('x'), headers: { host: 'rr.test', 'x-deployment-id': 'D_all_fail', 'x-test-id': id } });
+    expect(r.status).toBe(503);
+    expect(failing.reduce((sum, x) => sum + (x.seen.get(id) ?? 0), 0)).toBe(1);
+  });
+
+  it('a hanging instance is abandoned at the per-attempt timeout and the request served by another one within the request deadline', { timeout: 120_000 }, async () => {
+    for (let i = 0; i < 6; i++) {
+      const r = await get('deadline.test', 'D_hang', `hang-${i}`);
+      expect([r.status, r.body.toString()]).toEqual([200, 'good0']);
     }
   });
 });

@@ -258,6 +258,11 @@ export interface DeploymentsConfig {
    * Unkey parity, the default) or one of Sentinel's own algorithms (an opt-in divergence).
    */
   readonly selection: BaseLoadBalancing;
+  /**
+   * Retries across instances (opt-in divergence; null = one attempt, Unkey parity). A retry never
+   * goes to an instance the request already tried, and is bounded by the request timeout.
+   */
+  readonly retryPolicy: RetryPolicyConfig | null;
   readonly store: DeploymentsStoreConfig;
 }
 

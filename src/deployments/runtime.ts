@@ -4,7 +4,9 @@
 // identity is a hash of every setting that shapes that state; route-level settings (header names,
 // request timeout, timing header) are not part of it and change without dropping a cache.
 import { createHash } from 'node:crypto';
-import type { BaseLoadBalancing, DeploymentsConfig, DeploymentsStoreConfig } from '../config/types.ts';
+import type { BaseLoadBalancing, DeploymentsConfig, DeploymentsStoreConfig, RetryPolicyConfig } from '../config/types.ts';
+import { retryRuntimeOf } from '../upstream/upstream.ts';
+import type { RetryRuntime } from '../upstream/upstream.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Resource } from '../runtime/registry.ts';
 import { InstanceEndpoints } from './endpoints.ts';
@@ -128,7 +130,7 @@ export interface DeploymentRuntimeOptions {
   readonly readinessTimeoutMs?: number;
 }
 
-/** Distinct `selection` configs kept per runtime. */
+/** Distinct `selection` (and `retry-policy`) configs kept per runtime. */
 const MAX_SELECTIONS = 16;
 
 /** Same-kind operator logs at most once a second; the next one says how many were dropped. */
@@ -152,6 +154,8 @@ export class DeploymentRuntime implements Resource {
   /** Selector state of the opt-in selection algorithms, one per `selection` config (reloads keep it). */
   private readonly selections = new Map<string, InstanceSelection>();
   private readonly maxSelectionEntries: number;
+  /** Retry runtimes (policy and budget) of the routes' `retry-policy`, one per policy (reloads keep the budget). */
+  private readonly retries = new Map<string, RetryRuntime>();
   private closed = false;
 
   constructor(o: DeploymentRuntimeOptions) {
@@ -206,6 +210,19 @@ export class DeploymentRuntime implements Resource {
       this.selections.set(key, s);
     }
     return s;
+  }
+
+  /** The retry runtime of a route's `retry-policy` (null: one attempt, parity); its budget is shared by equal policies. */
+  retry(policy: RetryPolicyConfig | null): RetryRuntime | null {
+    if (policy === null) return null;
+    const key = JSON.stringify(policy);
+    const known = this.retries.get(key);
+    if (known !== undefined) return known;
+    const created = retryRuntimeOf(policy);
+    if (created === null) return null; // max-attempts 1
+    if (this.retries.size >= MAX_SELECTIONS) this.retries.delete(this.retries.keys().next().value as string);
+    this.retries.set(key, created);
+    return created;
   }
 
   /**

@@ -17,7 +17,10 @@ import type { DeploymentRuntime } from '../deployments/runtime.ts';
 import type { InstanceSelection } from '../deployments/selection.ts';
 import type { ProxyDecision } from '../deployments/router.ts';
 import type { OutlierResult } from '../upstream/health/outlier.ts';
-import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
+import { backoffMs, shouldRetry } from '../upstream/retry.ts';
+import type { AttemptFailure } from '../upstream/retry.ts';
+import { bufferRequestBody, declaredLength } from './body.ts';
+import type { RetryRuntime, TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
 import type { Exchange, LocalErrorResponse, Pending, RouteHandler } from './exchange.ts';
 import { Attempt } from './forward.ts';
 import type { HeaderOp } from './header-ops.ts';
@@ -76,16 +79,21 @@ class DecisionWait implements Pending {
   }
 }
 
-/** One attempt at an instance: the forward phase's Attempt plus instance metrics and the timing header. */
+/** One attempt at an instance: the forward phase's Attempt plus instance metrics, the timing header and retries across instances. */
 class DeploymentAttempt extends Attempt {
   private readonly handler: DeploymentsHandler;
-  private readonly decision: ProxyDecision;
+  readonly decision: ProxyDecision;
+  /** Instance indexes (in `decision.instances.running`) earlier attempts of this request tried; null on a first attempt. */
+  readonly tried: Set<number> | null;
   private startedNs = 0n;
+  /** The timing header entries this attempt added (taken back when its response is discarded for a retry). */
+  private timingOps: HeaderOp[] | null = null;
 
-  constructor(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, handler: DeploymentsHandler, decision: ProxyDecision) {
+  constructor(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, handler: DeploymentsHandler, decision: ProxyDecision, tried: Set<number> | null) {
     super(ex, upstream, target, null);
     this.handler = handler;
     this.decision = decision;
+    this.tried = tried;
   }
 
   override dispatch(): void {
@@ -114,11 +122,63 @@ class DeploymentAttempt extends Attempt {
           { op: 'add', name: TIMING_HEADER, value: `sentinel{scope=sentinel}=${formatTimingDuration(Number(now - ex.startNs))}` },
           { op: 'add', name: TIMING_HEADER, value: `instance{scope=sentinel}=${formatTimingDuration(Number(now - ex.upstreamStartNs))}` },
         ];
+        this.timingOps = ops;
         if (ex.responseHeaderOps === null) ex.responseHeaderOps = ops;
         else ex.responseHeaderOps.push(...ops);
       }
     }
     super.onResponseStart(controller, statusCode, headers, statusMessage);
+  }
+
+  // ---- retries across instances (`retry-policy` of the route; none by default: parity) ----
+
+  protected override attemptTimeoutMs(): number | null {
+    return this.handler.retry?.perAttemptTimeoutMs ?? null;
+  }
+
+  protected override retryableStatus(status: number): boolean {
+    const retry = this.handler.retry;
+    return retry !== null && retry.statuses.has(status);
+  }
+
+  /**
+   * The next attempt goes to an instance of the same set that this request has not tried yet
+   * (never one twice), when the policy allows it (attempts left, a retryable failure, idempotent
+   * or nothing sent, a replayable body, time left before the request deadline after the backoff)
+   * and the retry budget grants a token.
+   */
+  protected override retry(failure: AttemptFailure): boolean {
+    const handler = this.handler;
+    const retry = handler.retry;
+    const ex = this.ex;
+    if (retry === null || ex.finished) return false;
+    const delayMs = backoffMs(retry.policy, ex.attempts, Math.random);
+    const elapsedMs = Number(process.hrtime.bigint() - ex.startNs) / 1e6;
+    const verdict = shouldRetry(retry.policy, {
+      attempt: ex.attempts,
+      failure,
+      method: ex.req.method as string,
+      bodyReplayable: ex.body !== null || !ex.hasRequestBody(),
+      bytesSent: this.sent ? Math.max(1, this.bytesSent) : 0,
+      budgetRemainingMs: handler.requestTimeoutMs - elapsedMs - delayMs,
+    });
+    if (verdict !== 'retry') return false;
+    const d = this.decision;
+    const tried = this.tried ?? new Set<number>();
+    tried.add(d.index);
+    const next = handler.nextInstance(ex, d, tried);
+    if (next === null) return false;
+    const m = ex.ctx.metrics.upstreams;
+    if (!retry.budget.tryAcquire()) {
+      m.budgetExhausted(this.upstream.id);
+      return false;
+    }
+    m.retried(this.upstream.id, failure.kind === 'error' ? failure.code : `status_${failure.status}`);
+    // The discarded response's timing entries must not reach the client with the next one's.
+    const ops = this.timingOps;
+    if (ops !== null && ex.responseHeaderOps !== null) ex.responseHeaderOps = ex.responseHeaderOps.filter((op) => !ops.includes(op));
+    handler.startAttempt(ex, next, tried, delayMs);
+    return true;
   }
 }
 
@@ -130,12 +190,14 @@ export class DeploymentsHandler implements RouteHandler {
   readonly timingHeader: boolean;
   /** The opt-in selection algorithm's picker; null = Unkey's uniform random pick. */
   readonly picker: InstanceSelection | null;
+  /** The opt-in retries across instances; null = one attempt (parity). */
+  readonly retry: RetryRuntime | null;
+  readonly requestTimeoutMs: number;
   /** Removed from every forwarded request: the deployment id header (a fixed Unkey defect) and X-Unkey-Principal. */
   readonly requestHeaderOps: readonly HeaderOp[];
   private readonly headerLower: string;
   private readonly environmentId: string;
   private readonly region: string;
-  private readonly requestTimeoutMs: number;
   private readonly errors: ReadonlyMap<ErrorCode, LocalErrorResponse>;
 
   constructor(routeId: string, config: DeploymentsConfig, runtime: DeploymentRuntime, metrics: DeploymentRouteMetrics) {
@@ -144,6 +206,7 @@ export class DeploymentsHandler implements RouteHandler {
     this.metrics = metrics;
     this.timingHeader = config.timingHeader;
     this.picker = runtime.selection(config.selection);
+    this.retry = runtime.retry(config.retryPolicy);
     this.headerLower = config.header.toLowerCase();
     this.environmentId = config.environmentId;
     this.region = config.region;
@@ -203,6 +266,34 @@ export class DeploymentsHandler implements RouteHandler {
       return;
     }
     this.metrics.routed('proxied');
+    const retry = this.retry;
+    if (retry !== null) {
+      retry.budget.onRequest();
+      // A body a retry may have to send again is buffered when its declared size allows; bigger
+      // and chunked bodies stream, and such a request is not retried (as on upstreams).
+      if (ex.body === null && ex.requestBodyStream === null && ex.hasRequestBody()) {
+        const len = declaredLength(ex);
+        if (len >= 0 && len <= retry.maxBufferBytes) {
+          void this.bufferThenStart(ex, d, retry.maxBufferBytes);
+          return;
+        }
+      }
+    }
+    this.startAttempt(ex, d, null, 0);
+  }
+
+  private async bufferThenStart(ex: Exchange, d: ProxyDecision, maxBytes: number): Promise<void> {
+    const r = await bufferRequestBody(ex, maxBytes);
+    if (ex.finished) return;
+    if (!r.ok) {
+      ex.fail(r.reason === 'aborted' ? 'CLIENT_CLOSED_REQUEST' : 'BAD_REQUEST');
+      return;
+    }
+    this.startAttempt(ex, d, null, 0);
+  }
+
+  /** Sends an attempt to the decision's instance (after `delayMs`, a retry's backoff). */
+  startAttempt(ex: Exchange, d: ProxyDecision, tried: Set<number> | null, delayMs: number): void {
     const ep = this.runtime.endpoints.get(d.target, d.deployment.upstreamProtocol);
     if (ex.ctx.accessLog !== null) {
       ex.logFields = { deployment_id: d.deployment.id, instance_id: d.instance.id, instance_address: d.instance.address };
@@ -212,9 +303,36 @@ export class DeploymentsHandler implements RouteHandler {
     ex.attempts++;
     // Counted in flight until the attempt settles (an instance has no breaker: begin never refuses).
     ep.upstream.begin(ep.target);
-    const attempt = new DeploymentAttempt(ex, ep.upstream, ep.target, this, d);
-    ex.upstreamStartNs = process.hrtime.bigint();
-    attempt.dispatch();
+    const attempt = new DeploymentAttempt(ex, ep.upstream, ep.target, this, d, tried);
+    if (ex.upstreamStartNs === 0n) ex.upstreamStartNs = process.hrtime.bigint();
+    if (delayMs > 0) attempt.dispatchAfter(delayMs);
+    else attempt.dispatch();
+  }
+
+  /**
+   * A retry's instance: one of `d.instances` outside `tried` (picked by the route's selection, else
+   * uniformly), with a usable address; null when every instance was tried. Instances with a
+   * malformed address are skipped (and marked tried).
+   */
+  nextInstance(ex: Exchange, d: ProxyDecision, tried: Set<number>): ProxyDecision | null {
+    const set = d.instances;
+    const n = set.running.length;
+    while (tried.size < n) {
+      let index = -1;
+      if (this.picker !== null) index = this.picker.pick(d.deployment, set, ex, tried);
+      else {
+        let k = Math.floor(Math.random() * (n - tried.size));
+        for (let i = 0; i < n; i++) {
+          if (tried.has(i)) continue;
+          if (k-- === 0) { index = i; break; }
+        }
+      }
+      if (index < 0 || tried.has(index)) return null;
+      const next = this.runtime.router.proxyTo(d.deployment, set, index, ex);
+      if (next.kind === 'proxy') return next;
+      tried.add(index);
+    }
+    return null;
   }
 
   /** `/_unkey/internal/…`: Unkey's health endpoints (V1 and V2 paths); anything else there is 404. */

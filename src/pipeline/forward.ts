@@ -221,7 +221,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending, ResponseRel
     this.dispatched = true;
     this.startNs = process.hrtime.bigint();
     if (ex.span !== null) this.span = ex.span.startAttempt(req.method as string, this.upstream.id, this.target.id, ex.attempts);
-    const perAttempt = this.upstream.retry?.perAttemptTimeoutMs ?? null;
+    const perAttempt = this.attemptTimeoutMs();
     if (perAttempt !== null) this.timer = setTimeout(onAttemptTimer, perAttempt, this);
     try {
       const options: Dispatcher.DispatchOptions & { servername?: string } = {
@@ -245,6 +245,24 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending, ResponseRel
       ex.pending = null;
       ex.fail(code === 'INTERNAL_ERROR' ? 'BAD_REQUEST' : code);
     }
+  }
+
+  // ---- retry hooks (the upstream's retry policy; deployment routes retry across instances) ----
+
+  /** Bound on this attempt until its response head, or null. */
+  protected attemptTimeoutMs(): number | null {
+    return this.upstream.retry?.perAttemptTimeoutMs ?? null;
+  }
+
+  /** A response with this status may be discarded for a retry. */
+  protected retryableStatus(status: number): boolean {
+    const retry = this.upstream.retry;
+    return retry !== null && retry.statuses.has(status);
+  }
+
+  /** Starts the next attempt after this one (settled) failed; false: the caller ends the exchange. */
+  protected retry(failure: AttemptFailure): boolean {
+    return retryAfter(this, failure);
   }
 
   /** Dispatches after `delayMs` (a retry's backoff); the exchange can cancel it meanwhile. */
@@ -298,7 +316,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending, ResponseRel
     if (ex.pending === this) ex.pending = null;
     this.settle(reason.code === 'UPSTREAM_ATTEMPT_TIMEOUT' ? 'timeout' : null, reason.code);
     if (ex.finished) return;
-    if (retryAfter(this, { kind: 'error', code: reason.code })) return;
+    if (this.retry({ kind: 'error', code: reason.code })) return;
     ex.fail(reason.code);
   }
 
@@ -327,10 +345,9 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending, ResponseRel
       controller.abort(new ProxyError('CLIENT_CLOSED_REQUEST'));
       return;
     }
-    const retry = this.upstream.retry;
-    if (retry !== null && retry.statuses.has(statusCode)) {
+    if (this.retryableStatus(statusCode)) {
       this.settle('5xx');
-      if (retryAfter(this, { kind: 'status', status: statusCode })) {
+      if (this.retry({ kind: 'status', status: statusCode })) {
         // The next attempt is under way; this response is discarded (its connection too).
         this.detached = true;
         controller.abort(new ProxyError('UPSTREAM_RESET', `status ${statusCode} discarded for a retry`));
@@ -378,7 +395,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending, ResponseRel
       process.emitWarning(`sentinel: TLS to upstream "${this.upstream.id}" target ${this.target.id} failed: ${(err as { code?: string }).code ?? ''} ${err.message}`);
     }
     if (ex.finished) return;
-    if (!this.responded && retryAfter(this, { kind: 'error', code })) return;
+    if (!this.responded && this.retry({ kind: 'error', code })) return;
     ex.fail(code);
   }
   // ---- ResponseRelay (the response hook, src/pipeline/response-hook.ts) ----

@@ -8,7 +8,7 @@
 // live in the registry, not here.
 import { randomBytes } from 'node:crypto';
 import type { Pool } from 'undici';
-import type { BaseLoadBalancing, LoadBalancing, UpstreamConfig } from '../config/types.ts';
+import type { BaseLoadBalancing, LoadBalancing, RetryPolicyConfig, UpstreamConfig } from '../config/types.ts';
 import { EndpointHealthSet } from './health/endpoint-health.ts';
 import type { OutlierResult } from './health/outlier.ts';
 import type { TargetHealth } from './health/target-health.ts';
@@ -112,7 +112,11 @@ export function selectorSpec(lb: LoadBalancing): { algorithm: Algorithm; options
 
 /** The retry runtime of a config's `retry-policy`, or null. */
 export function retryRuntime(config: UpstreamConfig, clock: Clock = monotonicClock): RetryRuntime | null {
-  const r = config.retryPolicy;
+  return retryRuntimeOf(config.retryPolicy, clock);
+}
+
+/** The retry runtime of a `retry-policy` (an upstream's, or a deployments route's), or null. */
+export function retryRuntimeOf(r: RetryPolicyConfig | null, clock: Clock = monotonicClock): RetryRuntime | null {
   if (r === null || r.maxAttempts <= 1) return null;
   return {
     policy: {

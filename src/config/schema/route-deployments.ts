@@ -2,15 +2,17 @@
 // a static list or a MySQL-compatible database (docs/deployments.md). Every key is validated here;
 // unknown keys are errors. Selection defaults to Unkey's uniform random with one attempt; Sentinel's
 // own algorithms are an opt-in (`selection "<algorithm>" { options }`, as an upstream's
-// `load-balancing`); those that mean nothing on instances, and health checks, are `not-implemented`.
+// `load-balancing`), and so are retries across instances (`retry-policy { }`, as an upstream's);
+// selectors that mean nothing on instances, and health checks, are `not-implemented`.
 import type {
-  BaseLoadBalancing, DeploymentStatusName, DeploymentsCacheConfig, DeploymentsConfig, DeploymentsStoreConfig, InstanceStatusName, StaticDeploymentConfig,
+  BaseLoadBalancing, DeploymentStatusName, RetryPolicyConfig, DeploymentsCacheConfig, DeploymentsConfig, DeploymentsStoreConfig, InstanceStatusName, StaticDeploymentConfig,
   StaticInstanceConfig,
 } from '../types.ts';
 import type { LNode, LValue } from '../kdl.ts';
 import { suggestionHint } from '../diagnostics.ts';
 import { parseAlgorithm } from '../../core/load-balancing.ts';
 import { readLoadBalancing } from './load-balancing.ts';
+import { readRetryPolicy } from './upstream-resilience.ts';
 import {
   MAX_DURATION_SECS, NOT_IMPLEMENTED_HINT, checkBlockNode, checkInt, error, expectString, parseHostPort, readBool, readInt, readSecsAsMs, readString,
   rejectBlock, rejectProps, typeName, walkBlock, warning, where, q,
@@ -334,6 +336,7 @@ export function readDeploymentsAction(ctx: Ctx, node: LNode, path: string, route
   let instanceCache = DEFAULT_INSTANCE_CACHE;
   const pool = { maxConnections: 50, idleTimeoutMs: 90_000, maxInstances: 1024 };
   let selection: BaseLoadBalancing = { algorithm: 'random' };
+  let retryPolicy: RetryPolicyConfig | null = null;
   let storeNode: LNode | undefined;
   let ok = true;
   const headerName = (n: LNode, p: string): string | undefined => {
@@ -417,9 +420,11 @@ export function readDeploymentsAction(ctx: Ctx, node: LNode, path: string, route
         }
         selection = readLoadBalancing(ctx, n, p, label, true) ?? selection;
       },
+      // The upstream `retry-policy` block, applied across the deployment's instances.
+      'retry-policy': (n, p) => { retryPolicy = readRetryPolicy(ctx, n, p, label) ?? retryPolicy; },
       store: (n) => { storeNode = n; },
     },
-    notImplemented: ['health-check', 'retry-policy', 'load-balancing', 'policies', 'workspace-id', 'platform'],
+    notImplemented: ['health-check', 'load-balancing', 'policies', 'workspace-id', 'platform'],
   });
   if (environmentId === undefined && !node.children.some((c) => c.name === 'environment-id')) {
     error(ctx, node, node.pos, 'missing-key', `${label} has no "environment-id"`, path, 'the environment this proxy serves, e.g. environment-id "env_123"');
@@ -439,7 +444,7 @@ export function readDeploymentsAction(ctx: Ctx, node: LNode, path: string, route
   return {
     environmentId, region, header, errorSourceHeader, errorSourceValue, timingHeader,
     requestTimeoutMs, connectTimeoutMs, headersTimeoutMs, readTimeoutMs,
-    deploymentCache, instanceCache, pool, selection, store,
+    deploymentCache, instanceCache, pool, selection, retryPolicy, store,
   };
 }
 
