@@ -44,6 +44,7 @@ describe('deployments route action', () => {
       instanceCache: { freshMs: 10_000, staleMs: 60_000, maxEntries: 1000 },
       selection: { algorithm: 'random' },
       retryPolicy: null,
+      outlierDetection: null,
       store: { kind: 'static', deployments: [], instances: [] },
     });
   });
@@ -102,6 +103,8 @@ store "static" {
     }
     const retried = load(`${BASE}\nstore "static"\nretry-policy { max-attempts 3; retryable-status-codes 503 }`);
     expect(retried.config?.retryPolicy).toMatchObject({ maxAttempts: 3, retryableStatusCodes: [503], retryNonIdempotent: false });
+    const passive = load(`${BASE}\nstore "static"\noutlier-detection { consecutive-5xx 2; base-ejection-secs 5 }`);
+    expect(passive.config?.outlierDetection).toEqual({ consecutive5xx: 2, consecutiveFailures: 5, baseEjectionMs: 5000, maxEjectionMs: 300_000, maxEjectionPercent: 50 });
     const bad = load(`${BASE}\nstore "static"\nselection "consistent_hash" { hash-key "body" }`);
     expect(bad.config).toBeNull();
     expect(bad.diagnostics.map((d) => d.code)).toContain('invalid-value');

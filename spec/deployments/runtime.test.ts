@@ -17,7 +17,7 @@ function config(patch: Partial<DeploymentsConfig> = {}): DeploymentsConfig {
     environmentId: 'e1', region: 'aws:r1', header: 'X-Deployment-Id', errorSourceHeader: 'X-Unkey-Error-Source', errorSourceValue: 'sentinel',
     timingHeader: true, requestTimeoutMs: 900_000, connectTimeoutMs: 10_000, headersTimeoutMs: null, readTimeoutMs: null,
     deploymentCache: { freshMs: 30_000, staleMs: 300_000, maxEntries: 1000 }, instanceCache: { freshMs: 10_000, staleMs: 60_000, maxEntries: 1000 },
-    pool: { maxConnections: 50, idleTimeoutMs: 90_000, maxInstances: 1024 }, selection: { algorithm: 'random' }, retryPolicy: null,
+    pool: { maxConnections: 50, idleTimeoutMs: 90_000, maxInstances: 1024 }, selection: { algorithm: 'random' }, retryPolicy: null, outlierDetection: null,
     store: { kind: 'static', deployments: [{ id: 'd1', environmentId: 'e1', workspaceId: '', projectId: '', status: 'ready', upstreamProtocol: 'http1' }], instances: [] },
     ...patch,
   };

@@ -10,7 +10,7 @@ import type { MariaDbHandle } from '../helpers/mariadb.ts';
 import { closedPort, startUpstream } from '../helpers/upstream.ts';
 import type { Upstream } from '../helpers/upstream.ts';
 import { SCHEMA_SQL } from './harness.ts';
-import { closeClient, eventually, insertDeployment, insertInstance, send } from './e2e-harness.ts';
+import { closeClient, eventually, insertDeployment, insertInstance, scrape, send, seriesValue } from './e2e-harness.ts';
 
 const s = JSON.stringify;
 
@@ -295,5 +295,102 @@ observability { metrics { enabled #false } }
       const r = await get('deadline.test', 'D_hang', `hang-${i}`);
       expect([r.status, r.body.toString()]).toEqual([200, 'good0']);
     }
+  });
+});
+
+describe('deployments passive health per instance (opt-in outlier-detection, static store)', () => {
+  let good: Upstream[];
+  let bad: { up: Upstream; hits: number }[];
+  let deadPort = 0;
+  let proxy: SentinelProcess;
+  let port = 0;
+
+  beforeAll(async () => {
+    good = [await startUpstream((_req, res) => res.end('good0')), await startUpstream((_req, res) => res.end('good1'))];
+    bad = [];
+    for (let i = 0; i < 2; i++) {
+      const b = { up: undefined as unknown as Upstream, hits: 0 };
+      b.up = await startUpstream((_req, res) => {
+        b.hits++;
+        res.writeHead(500);
+        res.end(`bad${i}`);
+      });
+      bad.push(b);
+    }
+    deadPort = await closedPort();
+    const g = (i: number): string => s((good[i] as Upstream).address);
+    const b = (i: number): string => s((bad[i] as { up: Upstream }).up.address);
+    const storeFor = (prefix: string): string => `store "static" {
+        deployment "D_one_bad" environment-id="E1"
+        instance "${prefix}a" deployment="D_one_bad" address=${g(0)}
+        instance "${prefix}b" deployment="D_one_bad" address=${g(1)}
+        instance "${prefix}c" deployment="D_one_bad" address=${b(0)}
+        deployment "D_all_bad" environment-id="E1"
+        instance "${prefix}d" deployment="D_all_bad" address=${b(0)}
+        instance "${prefix}e" deployment="D_all_bad" address=${b(1)}
+        deployment "D_dead" environment-id="E1"
+        instance "${prefix}f" deployment="D_dead" address="127.0.0.1:${deadPort}"
+        instance "${prefix}g" deployment="D_dead" address=${g(0)}
+      }`;
+    // Different cache windows: separate runtimes, so separate per-address health for each route.
+    const od = (fresh: number): string => `cache { instances fresh-secs=${fresh} stale-secs=600 }
+      outlier-detection { consecutive-5xx 2; consecutive-failures 1; base-ejection-secs 600; max-ejection-secs 600; max-ejection-percent 50 }`;
+    proxy = await startSentinel(`listeners { listener "edge" { address "127.0.0.1:0" } }
+routes {
+${route('rr', 'rr.test', 'selection "round_robin"', storeFor('r'), od(10))}
+${route('random', 'random.test', '', storeFor('x'), od(11))}
+${route('all', 'all.test', 'selection "round_robin"', storeFor('y'), od(12))}
+}
+observability { metrics { enabled #true; address "127.0.0.1:0" } }
+`, { listeners: ['edge'], metrics: true });
+    port = proxy.ports.get('edge') as number;
+  }, 120_000);
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await Promise.all([...(good ?? []), ...(bad ?? []).map((x) => x.up)].map((u) => u.close()));
+    closeClient();
+  });
+
+  const statuses = async (host: string, deployment: string, n: number): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push((await send(port, { headers: { host, 'x-deployment-id': deployment } })).status);
+    return out;
+  };
+
+  it('an instance answering 5xx is ejected after consecutive-5xx and gets nothing more (round_robin)', { timeout: 120_000 }, async () => {
+    const before = (bad[0] as { hits: number }).hits;
+    const got = await statuses('rr.test', 'D_one_bad', 45);
+    expect((bad[0] as { hits: number }).hits - before).toBe(2);
+    expect(got.filter((st) => st === 500)).toHaveLength(2);
+    expect(got.slice(-30).every((st) => st === 200)).toBe(true);
+  });
+
+  it('with the default random selection too: the failing instance gets consecutive-5xx requests, then none', { timeout: 120_000 }, async () => {
+    const b0 = bad[0] as { hits: number };
+    // rr.test and random.test have their own runtimes (different cache windows), so their own health state.
+    const before = b0.hits;
+    const got = await statuses('random.test', 'D_one_bad', 80);
+    expect(b0.hits - before).toBe(2);
+    expect(got.filter((st) => st !== 200)).toHaveLength(2);
+  });
+
+  it('a refused connection ejects the address after consecutive-failures (no client failures after it)', { timeout: 120_000 }, async () => {
+    const got = await statuses('random.test', 'D_dead', 60);
+    expect(got.filter((st) => st !== 200).length).toBeLessThanOrEqual(1);
+    expect(got.slice(-20).every((st) => st === 200)).toBe(true);
+  });
+
+  it('passive health never ejects every instance of a deployment (max-ejection-percent caps it)', { timeout: 120_000 }, async () => {
+    const b0 = bad[0] as { hits: number };
+    const b1 = bad[1] as { hits: number };
+    const before = [b0.hits, b1.hits];
+    const got = await statuses('all.test', 'D_all_bad', 20);
+    expect(got.every((st) => st === 500)).toBe(true); // relayed: one instance is left to answer
+    const hits = [b0.hits - (before[0] as number), b1.hits - (before[1] as number)].sort((x, y) => x - y);
+    expect(hits).toEqual([2, 18]);
+    const metrics = await scrape(proxy.metricsPort as number);
+    expect(seriesValue(metrics, 'sentinel_upstream_ejections_total', { result: 'enforced' })).toBeGreaterThanOrEqual(3);
+    expect(seriesValue(metrics, 'sentinel_upstream_ejections_total', { result: 'refused' })).toBeGreaterThanOrEqual(1);
   });
 });

@@ -7,7 +7,7 @@ import { parseInstanceAddress } from '../../src/deployments/router.ts';
 import type { InstanceSet } from '../../src/deployments/router.ts';
 import type { Deployment, Instance } from '../../src/deployments/types.ts';
 
-const idle = { inFlight: (): number => 0 };
+const idle = { inFlight: (): number => 0, available: (): boolean => true };
 
 function dep(id: string): Deployment {
   return { id, environmentId: 'E', workspaceId: '', projectId: '', status: 'ready', upstreamProtocol: 'http1' };

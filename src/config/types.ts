@@ -263,6 +263,11 @@ export interface DeploymentsConfig {
    * goes to an instance the request already tried, and is bounded by the request timeout.
    */
   readonly retryPolicy: RetryPolicyConfig | null;
+  /**
+   * Passive health per instance address (opt-in divergence; null = none, Unkey parity): an
+   * ejected instance is not selected until its ejection ends. Part of the runtime identity.
+   */
+  readonly outlierDetection: OutlierDetectionConfig | null;
   readonly store: DeploymentsStoreConfig;
 }
 

@@ -14,11 +14,15 @@ import type { Clock, UpstreamProtocol } from './types.ts';
 import { monotonicClock } from './types.ts';
 import { TargetHealth } from '../upstream/health/target-health.ts';
 import { monotonicClock as upstreamClock } from '../upstream/health/clock.ts';
+import { OutlierTarget } from '../upstream/health/outlier.ts';
+import type { OutlierPolicy } from '../upstream/health/outlier.ts';
 
 export interface InstanceEndpoint {
   readonly key: string;
   readonly upstream: UpstreamRuntime;
   readonly target: TargetRuntime;
+  /** Passive health of the address (`outlier-detection`), or null. */
+  readonly outlier: OutlierTarget | null;
   lastUsedMs: number;
 }
 
@@ -36,6 +40,10 @@ export interface InstanceEndpointOptions {
   /** 0 = none. */
   readonly readTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /** Passive health per instance address; absent = none (parity). */
+  readonly outlier?: OutlierPolicy;
+  /** An address was ejected (`ejected` true) or returned. */
+  readonly onEjection?: (address: string, ejected: boolean, untilMs: number) => void;
   readonly clock?: Clock;
 }
 
@@ -76,6 +84,12 @@ export class InstanceEndpoints {
     return ep;
   }
 
+  /** May selection pick this address now? False only while passive health holds it ejected. */
+  available(target: ProxyTarget, protocol: UpstreamProtocol): boolean {
+    const ep = this.endpoints.get(protocol === 'h2c' ? `h2c|${target.authority}` : target.authority);
+    return ep === undefined || ep.outlier === null || !ep.outlier.isEjected();
+  }
+
   /** Requests in flight to an instance address (0 when it has no pool); never creates one. */
   inFlight(target: ProxyTarget, protocol: UpstreamProtocol): number {
     const ep = this.endpoints.get(protocol === 'h2c' ? `h2c|${target.authority}` : target.authority);
@@ -86,7 +100,8 @@ export class InstanceEndpoints {
   sweepIdle(): void {
     const cutoff = this.clock.now() - this.options.idleTimeoutMs;
     for (const [key, ep] of this.endpoints) {
-      if (ep.lastUsedMs <= cutoff && ep.upstream.inFlight(0) === 0) this.drop(key, ep);
+      // An ejected address keeps its pool (and so its ejection) until the ejection ends.
+      if (ep.lastUsedMs <= cutoff && ep.upstream.inFlight(0) === 0 && (ep.outlier === null || !ep.outlier.isEjected())) this.drop(key, ep);
     }
   }
 
@@ -124,7 +139,7 @@ export class InstanceEndpoints {
       hostHeader: null,
       timeouts,
       pool,
-      // Parity: one attempt, no health state (docs/deployments.md, divergences).
+      // One target: retries and passive health across instances are the deployments route's (pipeline/deployments.ts).
       healthCheck: null,
       circuitBreaker: null,
       outlierDetection: null,
@@ -143,7 +158,9 @@ export class InstanceEndpoints {
       authority: target.authority,
       health: new TargetHealth(INSTANCE_TARGET_ID, {}, this.healthClock),
     };
-    const ep: InstanceEndpoint = { key, upstream: new UpstreamRuntime(config, [runtime]), target: runtime, lastUsedMs: this.clock.now() };
+    const onEjection = o.onEjection;
+    const outlier = o.outlier === undefined ? null : new OutlierTarget(o.outlier, this.healthClock, onEjection === undefined ? undefined : (ejected, _atMs, untilMs) => onEjection(target.authority, ejected, untilMs));
+    const ep: InstanceEndpoint = { key, upstream: new UpstreamRuntime(config, [runtime]), target: runtime, outlier, lastUsedMs: this.clock.now() };
     if (!this.closed) this.endpoints.set(key, ep);
     return ep;
   }

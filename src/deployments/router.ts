@@ -291,7 +291,10 @@ export class DeploymentRouter {
       this.emit({ type: 'no_running_instances', deploymentId: deployment.id, region: this.region, total }, tag);
       return total === 0 ? NO_INSTANCES : NO_RUNNING;
     }
-    let index = picker === null ? Math.floor(this.random() * n) : picker.pick(deployment, set, tag);
+    let index = picker === null ? -1 : picker.pick(deployment, set, tag);
+    // Uniform random: the default (parity), and the fallback when the picker finds no eligible
+    // instance (every one ejected by passive health): better a chance than a certain failure.
+    if (index < 0 || index >= n) index = Math.floor(this.random() * n);
     if (!(index >= 0 && index < n)) index = 0;
     return this.proxyTo(deployment, set, index, tag);
   }

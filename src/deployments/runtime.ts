@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { BaseLoadBalancing, DeploymentsConfig, DeploymentsStoreConfig, RetryPolicyConfig } from '../config/types.ts';
 import { retryRuntimeOf } from '../upstream/upstream.ts';
+import { resolveOutlierOptions } from '../upstream/health/outlier.ts';
 import type { RetryRuntime } from '../upstream/upstream.ts';
 import type { Logger } from '../observability/log.ts';
 import type { Resource } from '../runtime/registry.ts';
@@ -41,6 +42,8 @@ export function deploymentRuntimeKey(c: DeploymentsConfig): string {
     readTimeoutMs: c.readTimeoutMs,
     pool: c.pool,
     store: c.store,
+    // Passive health lives with the instance pools; absent keeps the identities of older configs.
+    ...(c.outlierDetection !== null ? { outlierDetection: c.outlierDetection } : {}),
   };
   // Hashed: the store settings may hold a password, and registry keys show up in status output.
   return `deployments|${createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 32)}`;
@@ -154,6 +157,8 @@ export class DeploymentRuntime implements Resource {
   /** Selector state of the opt-in selection algorithms, one per `selection` config (reloads keep it). */
   private readonly selections = new Map<string, InstanceSelection>();
   private readonly maxSelectionEntries: number;
+  /** `outlier-detection`'s share of a deployment's instances that may be ejected at once; null = no passive health. */
+  readonly maxEjectionPercent: number | null;
   /** Retry runtimes (policy and budget) of the routes' `retry-policy`, one per policy (reloads keep the budget). */
   private readonly retries = new Map<string, RetryRuntime>();
   private closed = false;
@@ -187,8 +192,19 @@ export class DeploymentRuntime implements Resource {
       readTimeoutMs: c.readTimeoutMs ?? 0,
       // The route arms its own total budget (request-timeout-secs); nothing reads this one.
       requestTimeoutMs: 0,
+      ...(c.outlierDetection !== null ? {
+        outlier: resolveOutlierOptions({
+          consecutive5xx: c.outlierDetection.consecutive5xx,
+          consecutiveLocalFailures: c.outlierDetection.consecutiveFailures,
+          baseEjectionMs: c.outlierDetection.baseEjectionMs,
+          maxEjectionMs: c.outlierDetection.maxEjectionMs,
+          maxEjectionPercent: c.outlierDetection.maxEjectionPercent,
+        }),
+        onEjection: (address: string, ejected: boolean, untilMs: number) => this.onEjection(address, ejected, untilMs),
+      } : {}),
       clock: this.clock,
     });
+    this.maxEjectionPercent = c.outlierDetection?.maxEjectionPercent ?? null;
     this.maxSelectionEntries = c.instanceCache.maxEntries;
     this.source = { deployments: this.router.deployments, instances: this.router.instances, pools: () => this.endpoints.size };
     o.metrics.track(this.source);
@@ -199,7 +215,8 @@ export class DeploymentRuntime implements Resource {
    * otherwise selector state shared by the routes (and reloads) with the same selection.
    */
   selection(selection: BaseLoadBalancing): InstanceSelection | null {
-    if (selection.algorithm === 'random') return null;
+    // With passive health even `random` goes through a selector: it must skip ejected instances.
+    if (selection.algorithm === 'random' && this.maxEjectionPercent === null) return null;
     const key = JSON.stringify(selection);
     let s = this.selections.get(key);
     if (s === undefined) {
@@ -261,6 +278,14 @@ export class DeploymentRuntime implements Resource {
     this.metrics.untrack(this.source);
     await this.endpoints.destroy();
     await this.store.close().catch(() => undefined);
+  }
+
+  private onEjection(address: string, ejected: boolean, untilMs: number): void {
+    if (ejected) {
+      this.logger?.warn({ environment_id: this.environmentId, instance_address: address, ejection_ms: Math.max(0, Math.round(untilMs - performance.now())) }, 'instance ejected by passive health (outlier-detection)');
+    } else {
+      this.logger?.info({ environment_id: this.environmentId, instance_address: address }, 'instance returned from ejection');
+    }
   }
 
   private onEvent(event: DeploymentRouterEvent, tag: unknown): void {

@@ -14,9 +14,10 @@ import type { Endpoint, EndpointState, SelectContext, Selector, SelectorOptions 
 import type { InstanceSet, ProxyTarget } from './router.ts';
 import type { Deployment } from './types.ts';
 
-/** What selection asks the runtime about an instance address (its pool's in-flight count). */
+/** What selection asks the runtime about an instance address (its pool's in-flight count, its passive health). */
 export interface InstanceLoad {
   inFlight(target: ProxyTarget, protocol: Deployment['upstreamProtocol']): number;
+  available(target: ProxyTarget, protocol: Deployment['upstreamProtocol']): boolean;
 }
 
 /** Picks the index (into `set.running`) of the instance a request goes to; -1 when none is eligible. */
@@ -63,8 +64,9 @@ class Entry implements EndpointState {
     this.fromSet = inverse(order);
   }
 
-  available(): boolean {
-    return true;
+  available(i: number): boolean {
+    const target = this.set.targets[this.toSet[i] as number];
+    return target === null || target === undefined || this.load.available(target, this.protocol);
   }
 
   inFlight(i: number): number {

@@ -16,11 +16,13 @@ import type { DeploymentDecision } from '../deployments/router.ts';
 import type { DeploymentRuntime } from '../deployments/runtime.ts';
 import type { InstanceSelection } from '../deployments/selection.ts';
 import type { ProxyDecision } from '../deployments/router.ts';
-import type { OutlierResult } from '../upstream/health/outlier.ts';
+import { maxEjectable } from '../upstream/health/outlier.ts';
+import type { EjectionGroup, OutlierResult, OutlierTarget } from '../upstream/health/outlier.ts';
+import type { InstanceEndpoint } from '../deployments/endpoints.ts';
 import { backoffMs, shouldRetry } from '../upstream/retry.ts';
 import type { AttemptFailure } from '../upstream/retry.ts';
 import { bufferRequestBody, declaredLength } from './body.ts';
-import type { RetryRuntime, TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
+import type { RetryRuntime } from '../upstream/upstream.ts';
 import type { Exchange, LocalErrorResponse, Pending, RouteHandler } from './exchange.ts';
 import { Attempt } from './forward.ts';
 import type { HeaderOp } from './header-ops.ts';
@@ -79,6 +81,9 @@ class DecisionWait implements Pending {
   }
 }
 
+/** The group of a success report (a success never ejects). */
+const NO_EJECTION: EjectionGroup = { mayEject: () => false };
+
 /** One attempt at an instance: the forward phase's Attempt plus instance metrics, the timing header and retries across instances. */
 class DeploymentAttempt extends Attempt {
   private readonly handler: DeploymentsHandler;
@@ -89,11 +94,15 @@ class DeploymentAttempt extends Attempt {
   /** The timing header entries this attempt added (taken back when its response is discarded for a retry). */
   private timingOps: HeaderOp[] | null = null;
 
-  constructor(ex: Exchange, upstream: UpstreamRuntime, target: TargetRuntime, handler: DeploymentsHandler, decision: ProxyDecision, tried: Set<number> | null) {
-    super(ex, upstream, target, null);
+  /** Passive health of the instance address (`outlier-detection`), or null. */
+  private readonly outlier: OutlierTarget | null;
+
+  constructor(ex: Exchange, ep: InstanceEndpoint, handler: DeploymentsHandler, decision: ProxyDecision, tried: Set<number> | null) {
+    super(ex, ep.upstream, ep.target, null);
     this.handler = handler;
     this.decision = decision;
     this.tried = tried;
+    this.outlier = ep.outlier;
   }
 
   override dispatch(): void {
@@ -104,6 +113,10 @@ class DeploymentAttempt extends Attempt {
   /** Also reports the outcome to an opt-in selection (latency-aware algorithms learn from it). */
   override settle(outcome: OutlierResult | null, code?: ErrorCode): void {
     super.settle(outcome, code);
+    if (this.outlier !== null && outcome !== null && this.startedNs !== 0n) {
+      const detection = this.outlier.report(outcome, outcome === 'success' ? NO_EJECTION : this.handler.ejectionGroup(this.decision));
+      if (detection !== 'none') this.ex.ctx.metrics.upstreams.target(this.upstream.id, this.target.id).ejection(detection === 'enforced' ? 'ejected' : 'refused');
+    }
     const picker = this.handler.picker;
     if (picker === null || outcome === null || this.startedNs === 0n) return;
     const d = this.decision;
@@ -303,24 +316,42 @@ export class DeploymentsHandler implements RouteHandler {
     ex.attempts++;
     // Counted in flight until the attempt settles (an instance has no breaker: begin never refuses).
     ep.upstream.begin(ep.target);
-    const attempt = new DeploymentAttempt(ex, ep.upstream, ep.target, this, d, tried);
+    const attempt = new DeploymentAttempt(ex, ep, this, d, tried);
     if (ex.upstreamStartNs === 0n) ex.upstreamStartNs = process.hrtime.bigint();
     if (delayMs > 0) attempt.dispatchAfter(delayMs);
     else attempt.dispatch();
   }
 
   /**
+   * The passive-health group of a decision's instance set: one more ejection is allowed while at
+   * most `max-ejection-percent` of the set (never all of it) is ejected. Built on a failure report only.
+   */
+  ejectionGroup(d: ProxyDecision): EjectionGroup {
+    const endpoints = this.runtime.endpoints;
+    const set = d.instances;
+    const protocol = d.deployment.upstreamProtocol;
+    const cap = maxEjectable(set.running.length, this.runtime.maxEjectionPercent ?? 0);
+    return {
+      mayEject: () => {
+        let ejected = 0;
+        for (const t of set.targets) if (t !== null && !endpoints.available(t, protocol)) ejected++;
+        return ejected < cap;
+      },
+    };
+  }
+
+  /**
    * A retry's instance: one of `d.instances` outside `tried` (picked by the route's selection, else
-   * uniformly), with a usable address; null when every instance was tried. Instances with a
+   * uniformly, also when passive health ejected every untried one), with a usable address; null when every instance was tried. Instances with a
    * malformed address are skipped (and marked tried).
    */
   nextInstance(ex: Exchange, d: ProxyDecision, tried: Set<number>): ProxyDecision | null {
     const set = d.instances;
     const n = set.running.length;
     while (tried.size < n) {
-      let index = -1;
-      if (this.picker !== null) index = this.picker.pick(d.deployment, set, ex, tried);
-      else {
+      let index = this.picker === null ? -1 : this.picker.pick(d.deployment, set, ex, tried);
+      // Uniform among the untried: `random`, or every untried instance is ejected.
+      if (index < 0) {
         let k = Math.floor(Math.random() * (n - tried.size));
         for (let i = 0; i < n; i++) {
           if (tried.has(i)) continue;

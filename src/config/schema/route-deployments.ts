@@ -2,17 +2,18 @@
 // a static list or a MySQL-compatible database (docs/deployments.md). Every key is validated here;
 // unknown keys are errors. Selection defaults to Unkey's uniform random with one attempt; Sentinel's
 // own algorithms are an opt-in (`selection "<algorithm>" { options }`, as an upstream's
-// `load-balancing`), and so are retries across instances (`retry-policy { }`, as an upstream's);
-// selectors that mean nothing on instances, and health checks, are `not-implemented`.
+// `load-balancing`), and so are retries across instances (`retry-policy { }`) and passive health per
+// instance (`outlier-detection { }`), as an upstream's; selectors that mean nothing on instances,
+// and active health checks, are `not-implemented`.
 import type {
-  BaseLoadBalancing, DeploymentStatusName, RetryPolicyConfig, DeploymentsCacheConfig, DeploymentsConfig, DeploymentsStoreConfig, InstanceStatusName, StaticDeploymentConfig,
+  BaseLoadBalancing, DeploymentStatusName, OutlierDetectionConfig, RetryPolicyConfig, DeploymentsCacheConfig, DeploymentsConfig, DeploymentsStoreConfig, InstanceStatusName, StaticDeploymentConfig,
   StaticInstanceConfig,
 } from '../types.ts';
 import type { LNode, LValue } from '../kdl.ts';
 import { suggestionHint } from '../diagnostics.ts';
 import { parseAlgorithm } from '../../core/load-balancing.ts';
 import { readLoadBalancing } from './load-balancing.ts';
-import { readRetryPolicy } from './upstream-resilience.ts';
+import { readOutlierDetection, readRetryPolicy } from './upstream-resilience.ts';
 import {
   MAX_DURATION_SECS, NOT_IMPLEMENTED_HINT, checkBlockNode, checkInt, error, expectString, parseHostPort, readBool, readInt, readSecsAsMs, readString,
   rejectBlock, rejectProps, typeName, walkBlock, warning, where, q,
@@ -337,6 +338,7 @@ export function readDeploymentsAction(ctx: Ctx, node: LNode, path: string, route
   const pool = { maxConnections: 50, idleTimeoutMs: 90_000, maxInstances: 1024 };
   let selection: BaseLoadBalancing = { algorithm: 'random' };
   let retryPolicy: RetryPolicyConfig | null = null;
+  let outlierDetection: OutlierDetectionConfig | null = null;
   let storeNode: LNode | undefined;
   let ok = true;
   const headerName = (n: LNode, p: string): string | undefined => {
@@ -422,6 +424,8 @@ export function readDeploymentsAction(ctx: Ctx, node: LNode, path: string, route
       },
       // The upstream `retry-policy` block, applied across the deployment's instances.
       'retry-policy': (n, p) => { retryPolicy = readRetryPolicy(ctx, n, p, label) ?? retryPolicy; },
+      // The upstream `outlier-detection` block, per instance address (passive health).
+      'outlier-detection': (n, p) => { outlierDetection = readOutlierDetection(ctx, n, p, label) ?? outlierDetection; },
       store: (n) => { storeNode = n; },
     },
     notImplemented: ['health-check', 'load-balancing', 'policies', 'workspace-id', 'platform'],
@@ -444,7 +448,7 @@ export function readDeploymentsAction(ctx: Ctx, node: LNode, path: string, route
   return {
     environmentId, region, header, errorSourceHeader, errorSourceValue, timingHeader,
     requestTimeoutMs, connectTimeoutMs, headersTimeoutMs, readTimeoutMs,
-    deploymentCache, instanceCache, pool, selection, retryPolicy, store,
+    deploymentCache, instanceCache, pool, selection, retryPolicy, outlierDetection, store,
   };
 }
 
