@@ -55,6 +55,7 @@ describe('deployments selection opt-in (static store)', () => {
 
   beforeAll(async () => {
     named = await startNamed(['a', 'b', 'c', 'off']);
+    named.set('slow', await startUpstream((_req, res) => { setTimeout(() => res.end('slow'), 300); }));
     const addr = (n: string): string => (named.get(n) as Upstream).address;
     const store = `store "static" {
         deployment "D1" environment-id="E1"
@@ -62,6 +63,10 @@ describe('deployments selection opt-in (static store)', () => {
         instance "i_a" deployment="D1" address=${s(addr('a'))}
         instance "i_off" deployment="D1" address=${s(addr('off'))} status="pending"
         instance "i_b" deployment="D1" address=${s(addr('b'))}
+        deployment "D_slow" environment-id="E1"
+        instance "s_a" deployment="D_slow" address=${s(addr('a'))}
+        instance "s_slow" deployment="D_slow" address=${s(addr('slow'))}
+        instance "s_b" deployment="D_slow" address=${s(addr('b'))}
       }`;
     proxy = await startSentinel(`listeners { listener "edge" { address "127.0.0.1:0" } }
 routes {
@@ -120,6 +125,13 @@ observability { metrics { enabled #false } }
     }
     // Sequential requests leave every instance idle: least_connections rotates ties, so all three serve.
     expect((await counts(port, 'lc.test', 30)).size).toBe(3);
+  });
+
+  it('peak_ewma learns from each attempt\'s latency: a slow instance is avoided once observed', { timeout: 120_000 }, async () => {
+    const seen = await counts(port, 'ewma.test', 40, { 'x-deployment-id': 'D_slow' });
+    // Without latency reports every idle instance ties and gets about a third (13 of 40).
+    expect(seen.get('slow') ?? 0).toBeLessThanOrEqual(4);
+    expect((seen.get('a') ?? 0) + (seen.get('b') ?? 0)).toBeGreaterThanOrEqual(36);
   });
 });
 
@@ -186,6 +198,9 @@ describe('deployments retries across instances (opt-in retry-policy, static stor
   /** Answer 503 and count, per X-Test-Id, the attempts each saw. */
   let failing: { up: Upstream; seen: Map<string, number> }[];
   let hang: Upstream;
+  /** Five instances that never answer, counting the requests they get. */
+  let hangs: Upstream[] = [];
+  let hangHits = 0;
   let deadPort = 0;
   let proxy: SentinelProcess;
   let port = 0;
@@ -204,6 +219,8 @@ describe('deployments retries across instances (opt-in retry-policy, static stor
       failing.push({ up, seen });
     }
     hang = await startUpstream(() => { /* never answers */ });
+    hangs = [];
+    for (let i = 0; i < 5; i++) hangs.push(await startUpstream(() => { hangHits++; }));
     deadPort = await closedPort();
     const g = (i: number): string => s((good[i] as Upstream).address);
     const f = (i: number): string => s((failing[i] as { up: Upstream }).up.address);
@@ -222,14 +239,17 @@ describe('deployments retries across instances (opt-in retry-policy, static stor
         deployment "D_hang" environment-id="E1"
         instance "h1" deployment="D_hang" address=${s(hang.address)}
         instance "h2" deployment="D_hang" address=${g(0)}
+        deployment "D_all_hang" environment-id="E1"
+${hangs.map((u, i) => `        instance "ah${i}" deployment="D_all_hang" address=${s(u.address)}`).join('\n')}
       }`;
     const retry = 'retry-policy { max-attempts 10; retryable-status-codes 503; backoff "1ms"; max-backoff "5ms"; budget-ratio 10; budget-min-per-sec 10000 }';
     proxy = await startSentinel(`listeners { listener "edge" { address "127.0.0.1:0" } }
 routes {
 ${route('random', 'random.test', '', store, retry)}
 ${route('rr', 'rr.test', 'selection "round_robin"', store, retry)}
+${route('hash', 'hash.test', 'selection "consistent_hash" { hash-key "header:X-Test-Id" }', store, retry)}
 ${route('parity', 'parity.test', '', store)}
-${route('deadline', 'deadline.test', '', store, 'request-timeout-secs 5\n      retry-policy { max-attempts 3; per-attempt-timeout "300ms"; backoff "1ms"; max-backoff "2ms" }')}
+${route('deadline', 'deadline.test', '', store, 'request-timeout-secs 1\n      retry-policy { max-attempts 10; per-attempt-timeout "300ms"; backoff "1ms"; max-backoff "2ms" }')}
 }
 observability { metrics { enabled #false } }
 `, { listeners: ['edge'] });
@@ -238,15 +258,15 @@ observability { metrics { enabled #false } }
 
   afterAll(async () => {
     await proxy?.stop();
-    await Promise.all([...(good ?? []), ...(failing ?? []).map((x) => x.up), ...(hang === undefined ? [] : [hang])].map((u) => u.close()));
+    await Promise.all([...(good ?? []), ...(failing ?? []).map((x) => x.up), ...(hang === undefined ? [] : [hang]), ...hangs].map((u) => u.close()));
     closeClient();
   });
 
   const get = (host: string, deployment: string, testId: string, method = 'GET'): ReturnType<typeof send> =>
     send(port, { method, headers: { host, 'x-deployment-id': deployment, 'x-test-id': testId } });
 
-  it('a dead instance with retries: no client-visible failure (random and round_robin)', { timeout: 120_000 }, async () => {
-    for (const host of ['random.test', 'rr.test']) {
+  it('a dead instance with retries: no client-visible failure (random, round_robin, consistent_hash)', { timeout: 120_000 }, async () => {
+    for (const host of ['random.test', 'rr.test', 'hash.test']) {
       for (let i = 0; i < 40; i++) {
         const r = await get(host, 'D_dead', `dead-${host}-${i}`);
         expect([r.status, r.body.toString()], host).toEqual([200, 'good0']);
@@ -262,7 +282,9 @@ observability { metrics { enabled #false } }
   });
 
   it('retryable statuses move on to an untried instance; no instance sees a request twice', { timeout: 120_000 }, async () => {
-    for (const host of ['random.test', 'rr.test']) {
+    // consistent_hash maps a request's key to the same instance every time: only the exclusion of
+    // tried instances moves its retries elsewhere.
+    for (const host of ['random.test', 'rr.test', 'hash.test']) {
       for (let i = 0; i < 30; i++) {
         const r = await get(host, 'D_503', `503-${host}-${i}`);
         expect([r.status, r.body.toString()], host).toEqual([200, 'good1']);
@@ -274,9 +296,9 @@ observability { metrics { enabled #false } }
   });
 
   it('when every instance fails, each is tried exactly once (not max-attempts times) and the last answer is relayed', { timeout: 120_000 }, async () => {
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 15; i++) {
       const id = `all-${i}`;
-      const r = await get('rr.test', 'D_all_fail', id);
+      const r = await get(['rr.test', 'hash.test', 'random.test'][i % 3] as string, 'D_all_fail', id);
       expect(r.status).toBe(503);
       expect(r.body.toString()).toMatch(/^busy[012]$/);
       expect(failing.map((x) => x.seen.get(id) ?? 0)).toEqual([1, 1, 1]);
@@ -288,6 +310,16 @@ observability { metrics { enabled #false } }
     const r = await send(port, { method: 'POST', body: Buffer.from('x'), headers: { host: 'rr.test', 'x-deployment-id': 'D_all_fail', 'x-test-id': id } });
     expect(r.status).toBe(503);
     expect(failing.reduce((sum, x) => sum + (x.seen.get(id) ?? 0), 0)).toBe(1);
+  });
+
+  it('retries stop at the request deadline: five hanging instances, 300 ms per attempt, a 1 s budget', { timeout: 120_000 }, async () => {
+    const before = hangHits;
+    const r = await get('deadline.test', 'D_all_hang', 'all-hang-1');
+    expect(r.status).toBe(504);
+    const attempts = hangHits - before;
+    // Each attempt lasts at least its 300 ms timeout, so at most 4 fit in 1 s: never all five instances.
+    expect(attempts).toBeGreaterThanOrEqual(1);
+    expect(attempts).toBeLessThanOrEqual(4);
   });
 
   it('a hanging instance is abandoned at the per-attempt timeout and the request served by another one within the request deadline', { timeout: 120_000 }, async () => {
