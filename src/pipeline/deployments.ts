@@ -5,24 +5,24 @@
 // deployment id header goes to the router, which decides synchronously when its caches are warm
 // (a promise only when it must wait for the store); an error decision ends the exchange with its
 // code, which this route renders in Unkey's contract; a proxy decision sends one attempt to the
-// picked instance through a pooled endpoint (no retry: parity). Upstream responses of any status
-// are relayed untouched, plus the timing header.
+// picked instance through a pooled endpoint (no retry: parity; `retry-policy` opts into retries
+// across instances, `outlier-detection` into passive health per instance address). Upstream
+// responses of any status are relayed untouched, plus the timing header.
 import type { Dispatcher } from 'undici';
 import type { ErrorCode, ProxyError } from '../core/errors.ts';
 import type { DeploymentsConfig } from '../config/types.ts';
 import { compileParityErrors, errorTypeFor } from '../deployments/errors.ts';
 import type { DeploymentRouteMetrics, ErrorTypeLabel } from '../deployments/metrics.ts';
-import type { DeploymentDecision } from '../deployments/router.ts';
+import type { InstanceEndpoint } from '../deployments/endpoints.ts';
+import type { DeploymentDecision, ProxyDecision } from '../deployments/router.ts';
 import type { DeploymentRuntime } from '../deployments/runtime.ts';
 import type { InstanceSelection } from '../deployments/selection.ts';
-import type { ProxyDecision } from '../deployments/router.ts';
 import { maxEjectable } from '../upstream/health/outlier.ts';
 import type { EjectionGroup, OutlierResult, OutlierTarget } from '../upstream/health/outlier.ts';
-import type { InstanceEndpoint } from '../deployments/endpoints.ts';
 import { backoffMs, shouldRetry } from '../upstream/retry.ts';
 import type { AttemptFailure } from '../upstream/retry.ts';
-import { bufferRequestBody, declaredLength } from './body.ts';
 import type { RetryRuntime } from '../upstream/upstream.ts';
+import { bufferRequestBody, declaredLength } from './body.ts';
 import type { Exchange, LocalErrorResponse, Pending, RouteHandler } from './exchange.ts';
 import { Attempt } from './forward.ts';
 import type { HeaderOp } from './header-ops.ts';
@@ -110,19 +110,23 @@ class DeploymentAttempt extends Attempt {
     super.dispatch();
   }
 
-  /** Also reports the outcome to an opt-in selection (latency-aware algorithms learn from it). */
+  /**
+   * Also reports the outcome (once, and only for an attempt that was dispatched) to passive health
+   * and to an opt-in selection (latency-aware algorithms learn from it).
+   */
   override settle(outcome: OutlierResult | null, code?: ErrorCode): void {
     super.settle(outcome, code);
-    if (this.outlier !== null && outcome !== null && this.startedNs !== 0n) {
+    const startedNs = this.startedNs;
+    this.startedNs = 0n;
+    if (outcome === null || startedNs === 0n) return;
+    if (this.outlier !== null) {
       const detection = this.outlier.report(outcome, outcome === 'success' ? NO_EJECTION : this.handler.ejectionGroup(this.decision));
       if (detection !== 'none') this.ex.ctx.metrics.upstreams.target(this.upstream.id, this.target.id).ejection(detection === 'enforced' ? 'ejected' : 'refused');
     }
     const picker = this.handler.picker;
-    if (picker === null || outcome === null || this.startedNs === 0n) return;
+    if (picker === null) return;
     const d = this.decision;
-    const ms = Number(process.hrtime.bigint() - this.startedNs) / 1e6;
-    this.startedNs = 0n; // once
-    picker.onResult(d.deployment, d.instances, d.index, ms, outcome === 'success');
+    picker.onResult(d.deployment, d.instances, d.index, Number(process.hrtime.bigint() - startedNs) / 1e6, outcome === 'success');
   }
 
   override onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: unknown, statusMessage?: string): void {
@@ -342,8 +346,8 @@ export class DeploymentsHandler implements RouteHandler {
 
   /**
    * A retry's instance: one of `d.instances` outside `tried` (picked by the route's selection, else
-   * uniformly, also when passive health ejected every untried one), with a usable address; null when every instance was tried. Instances with a
-   * malformed address are skipped (and marked tried).
+   * uniformly, also when passive health ejected every untried one), with a usable address; null
+   * when every instance was tried. Instances with a malformed address are skipped (and marked tried).
    */
   nextInstance(ex: Exchange, d: ProxyDecision, tried: Set<number>): ProxyDecision | null {
     const set = d.instances;
