@@ -297,7 +297,26 @@ describe.each(STORES)('Unkey Sentinel parity through the running proxy, %s', (_n
     expect(e.headers.bar).toBe('kept');
   });
 
-  it.skip('row 20 (WebSocket part): skipped, the pipeline does not relay Upgrade requests yet (issue 4 adds WebSocket proxying)', () => undefined);
+  it('row 20 (WebSocket part, a divergence): an Upgrade to a deployment is served as plain HTTP, never switched or tunnelled, and the instance sees no Upgrade', async () => {
+    const r = await new Promise<{ status: number; body: string; upgraded: boolean }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/ws', agent: false, headers: {
+        host: HOSTS.main, 'x-deployment-id': D.d1, connection: 'Upgrade', upgrade: 'websocket',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13',
+      } });
+      req.on('upgrade', (_res, socket) => { socket.destroy(); resolve({ status: 101, body: '', upgraded: true }); });
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, upgraded: false }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(r.upgraded).toBe(false);
+    expect(r.status, r.body).toBe(200);
+    const e = JSON.parse(r.body) as Echoed;
+    expect(e.headers.upgrade).toBeUndefined();
+  });
 
   it('row 21: streaming: the first response chunk reaches the client before the instance finishes; request bodies stream too (V1/V2 buffered them)', async () => {
     let release: () => void = () => undefined;
