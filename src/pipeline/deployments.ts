@@ -19,12 +19,11 @@ import type { DeploymentRuntime } from '../deployments/runtime.ts';
 import type { InstanceSelection } from '../deployments/selection.ts';
 import { maxEjectable } from '../upstream/health/outlier.ts';
 import type { EjectionGroup, OutlierResult, OutlierTarget } from '../upstream/health/outlier.ts';
-import { backoffMs, shouldRetry } from '../upstream/retry.ts';
 import type { AttemptFailure } from '../upstream/retry.ts';
 import type { RetryRuntime } from '../upstream/upstream.ts';
 import { bufferRequestBody, declaredLength } from './body.ts';
 import type { Exchange, LocalErrorResponse, Pending, RouteHandler } from './exchange.ts';
-import { Attempt } from './forward.ts';
+import { Attempt, retryBackoffMs, retryReason } from './forward.ts';
 import type { HeaderOp } from './header-ops.ts';
 
 /** Unkey's namespace for the proxy's own endpoints: never proxied. */
@@ -169,17 +168,8 @@ class DeploymentAttempt extends Attempt {
     const retry = handler.retry;
     const ex = this.ex;
     if (retry === null || ex.finished) return false;
-    const delayMs = backoffMs(retry.policy, ex.attempts, Math.random);
-    const elapsedMs = Number(process.hrtime.bigint() - ex.startNs) / 1e6;
-    const verdict = shouldRetry(retry.policy, {
-      attempt: ex.attempts,
-      failure,
-      method: ex.req.method as string,
-      bodyReplayable: ex.body !== null || !ex.hasRequestBody(),
-      bytesSent: this.sent ? Math.max(1, this.bytesSent) : 0,
-      budgetRemainingMs: handler.requestTimeoutMs - elapsedMs - delayMs,
-    });
-    if (verdict !== 'retry') return false;
+    const delayMs = retryBackoffMs(this, failure, retry.policy, handler.requestTimeoutMs);
+    if (delayMs === null) return false;
     const d = this.decision;
     const tried = this.tried ?? new Set<number>();
     tried.add(d.index);
@@ -190,7 +180,7 @@ class DeploymentAttempt extends Attempt {
       m.budgetExhausted(this.upstream.id);
       return false;
     }
-    m.retried(this.upstream.id, failure.kind === 'error' ? failure.code : `status_${failure.status}`);
+    m.retried(this.upstream.id, retryReason(failure));
     // The discarded response's timing entries must not reach the client with the next one's.
     const ops = this.timingOps;
     if (ops !== null && ex.responseHeaderOps !== null) ex.responseHeaderOps = ex.responseHeaderOps.filter((op) => !ops.includes(op));

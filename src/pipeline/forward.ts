@@ -12,7 +12,7 @@ import type { ErrorCode } from '../core/errors.ts';
 import { appendListValue, filterHeaders } from '../core/headers.ts';
 import type { OutlierResult } from '../upstream/health/outlier.ts';
 import { backoffMs, shouldRetry } from '../upstream/retry.ts';
-import type { AttemptFailure } from '../upstream/retry.ts';
+import type { AttemptFailure, RetryPolicy } from '../upstream/retry.ts';
 import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
 import type { AttemptSpan } from '../observability/tracing.ts';
 import { admitRequestBody, bufferRequestBody, declaredLength, requestBodySource } from './body.ts';
@@ -453,8 +453,30 @@ export class Attempt implements Dispatcher.DispatchHandler, Pending, ResponseRel
 }
 
 /** The `reason` label of a retry: the error code, or `status_NNN`. */
-function retryReason(f: AttemptFailure): string {
+export function retryReason(f: AttemptFailure): string {
   return f.kind === 'error' ? f.code : `status_${f.status}`;
+}
+
+/**
+ * The retry policy's verdict on `failed`, shared by every kind of attempt: the backoff to wait
+ * before the next try, or null when the policy refuses (no attempts left, a failure it does not
+ * retry, not idempotent once sent, a body that cannot be replayed, or no time left before
+ * `requestTimeoutMs` after the backoff).
+ */
+export function retryBackoffMs(failed: Attempt, failure: AttemptFailure, policy: RetryPolicy, requestTimeoutMs: number): number | null {
+  const ex = failed.ex;
+  const delayMs = backoffMs(policy, ex.attempts, Math.random);
+  const elapsedMs = Number(process.hrtime.bigint() - ex.startNs) / 1e6;
+  const verdict = shouldRetry(policy, {
+    attempt: ex.attempts,
+    failure,
+    method: ex.req.method as string,
+    bodyReplayable: ex.body !== null || !ex.hasRequestBody(),
+    // Once undici started writing, the upstream may have the head even when no body byte went out.
+    bytesSent: failed.sent ? Math.max(1, failed.bytesSent) : 0,
+    budgetRemainingMs: requestTimeoutMs - elapsedMs - delayMs,
+  });
+  return verdict === 'retry' ? delayMs : null;
 }
 
 /**
@@ -469,18 +491,8 @@ export function retryAfter(failed: Attempt, failure: AttemptFailure): boolean {
   const upstream = failed.upstream;
   const retry = upstream.retry;
   if (retry === null || ex.finished) return false;
-  const delayMs = backoffMs(retry.policy, ex.attempts, Math.random);
-  const elapsedMs = Number(process.hrtime.bigint() - ex.startNs) / 1e6;
-  const verdict = shouldRetry(retry.policy, {
-    attempt: ex.attempts,
-    failure,
-    method: ex.req.method as string,
-    bodyReplayable: ex.body !== null || !ex.hasRequestBody(),
-    // Once undici started writing, the upstream may have the head even when no body byte went out.
-    bytesSent: failed.sent ? Math.max(1, failed.bytesSent) : 0,
-    budgetRemainingMs: upstream.config.timeouts.requestMs - elapsedMs - delayMs,
-  });
-  if (verdict !== 'retry') return false;
+  const delayMs = retryBackoffMs(failed, failure, retry.policy, upstream.config.timeouts.requestMs);
+  if (delayMs === null) return false;
   const tried = (ex.tried ??= []);
   tried.push(failed.target);
   // Another target where one is available, else the same one again (a one-target upstream).
