@@ -5,14 +5,19 @@
 // The saturated and paced runs of `npm run bench` show throughput and latency under load; this is
 // the light-load figure the agent target is stated in (< 0.3 ms added at p50 on loopback).
 //
-//   node bench/agent-latency.ts [--rounds N] [--requests N]
+// With `--baseline DIR` (another checkout of the project, with its node_modules), the same echo agent
+// scenario runs a third time from that checkout, in the same interleaved rounds: a change to the
+// agent path (proxy side or SDK) is measured against its baseline under the same machine conditions.
+//
+//   node bench/agent-latency.ts [--rounds N] [--requests N] [--baseline DIR]
 import { request, Agent } from 'node:http';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBackend } from './lib/backend.ts';
 import { detectPinning, makeTempDir, removeDir } from './lib/env.ts';
 import { installCleanupHandlers } from './lib/procs.ts';
 import { sentinelScenario } from './scenarios/sentinel.ts';
-import { sentinelAgentScenario } from './scenarios/sentinel-agent.ts';
+import { sentinelAgentScenario, sentinelAgentScenarioAt } from './scenarios/sentinel-agent.ts';
 import type { RunningScenario, Scenario } from './scenarios/types.ts';
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -32,13 +37,19 @@ function get(url: URL, agent: Agent): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, requests: { type: 'string', default: '500' } } });
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, requests: { type: 'string', default: '500' }, baseline: { type: 'string' } } });
   const rounds = Number(values.rounds);
   const perRound = Number(values.requests);
   installCleanupHandlers();
   const pinning = detectPinning();
   const backend = await startBackend(pinning, 'auto', 0);
   const scenarios: Scenario[] = [sentinelScenario, sentinelAgentScenario];
+  if (values.baseline !== undefined) {
+    const base = sentinelAgentScenarioAt(path.resolve(values.baseline), 'agent@baseline');
+    const why = base.unavailableReason();
+    if (why !== null) throw new Error(`--baseline: ${why}`);
+    scenarios.push(base);
+  }
   const running: { s: Scenario; r: RunningScenario; dir: string; agent: Agent; lat: number[] }[] = [];
   try {
     for (const s of scenarios) {
@@ -65,6 +76,9 @@ async function main(): Promise<void> {
       process.stdout.write(`  ${x.s.name.padEnd(15)} p50 ${percentile(x.lat, 0.5).toFixed(3)} ms   p99 ${percentile(x.lat, 0.99).toFixed(3)} ms\n`);
     }
     process.stdout.write(`  agent round trip adds ${((p50['sentinel-agent'] ?? 0) - (p50['sentinel'] ?? 0)).toFixed(3)} ms at p50\n`);
+    if (p50['agent@baseline'] !== undefined) {
+      process.stdout.write(`  with the baseline's proxy and agent (${values.baseline}): adds ${(p50['agent@baseline'] - (p50['sentinel'] ?? 0)).toFixed(3)} ms at p50\n`);
+    }
   } finally {
     for (const x of running) {
       x.agent.destroy();

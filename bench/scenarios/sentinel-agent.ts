@@ -13,8 +13,6 @@ import { startListeningProcess } from './common.ts';
 import { sentinelBenchConfig } from './sentinel.ts';
 import type { BackendAddress, Scenario } from './types.ts';
 
-const CLI = path.join(REPO_ROOT, 'bin', 'sentinel.js');
-const ECHO = path.join(REPO_ROOT, 'agents', 'echo', 'main.ts');
 
 /** The sentinel bench config plus the echo agent attached to the catch-all route. */
 export function sentinelAgentBenchConfig(port: number, backend: BackendAddress, socket: string): string {
@@ -46,37 +44,48 @@ async function waitForSocket(socket: string, proc: Tracked, timeoutMs: number): 
   throw new Error(`echo agent not listening on ${socket} after ${timeoutMs} ms`);
 }
 
-export const sentinelAgentScenario: Scenario = {
-  name: 'sentinel-agent',
-  description: 'Sentinel as `sentinel`, plus the echo agent on request headers over a Unix socket (pinned with the proxy)',
-  unavailableReason: () => (existsSync(CLI) && existsSync(ECHO) ? null : `${CLI} or ${ECHO} not found`),
-  start: async (ctx) => {
-    const socket = path.join(ctx.tmpDir, 'echo.sock');
-    const agent = spawnTracked('echo-agent', [...ctx.pinning.proxy, nodeBin(), ECHO, '--socket', socket], { cwd: REPO_ROOT });
-    try {
-      await waitForSocket(socket, agent, 20_000);
-      const conf = path.join(ctx.tmpDir, 'sentinel-agent.kdl');
-      const proxy = await startListeningProcess(
-        'sentinel-agent',
-        (port) => {
-          writeFileSync(conf, sentinelAgentBenchConfig(port, ctx.backend, socket));
-          return [...ctx.pinning.proxy, nodeBin(), CLI, 'run', '-c', conf];
-        },
-        { cwd: REPO_ROOT, startTimeoutMs: 20_000 },
-      );
-      // The proxy connects to the agent eagerly; give the pool its handshakes before load starts.
-      await sleep(500);
-      return {
-        url: proxy.url,
-        pids: [...proxy.pids, agent.pid],
-        stop: async () => {
-          await proxy.stop();
-          await agent.stop();
-        },
-      };
-    } catch (e) {
-      await agent.stop();
-      throw e;
-    }
-  },
-};
+/**
+ * The scenario, with the proxy and the echo agent taken from the checkout at `root` (default: this
+ * one). `node bench/agent-latency.ts --baseline DIR` runs a second copy from another checkout in the
+ * same interleaved rounds, so a change to the agent path is measured against its baseline, same run.
+ */
+export function sentinelAgentScenarioAt(root: string = REPO_ROOT, name = 'sentinel-agent'): Scenario {
+  const CLI = path.join(root, 'bin', 'sentinel.js');
+  const ECHO = path.join(root, 'agents', 'echo', 'main.ts');
+  return {
+    name,
+    description: `Sentinel as \`sentinel\`, plus the echo agent on request headers over a Unix socket (pinned with the proxy)${root === REPO_ROOT ? '' : `, from ${root}`}`,
+    unavailableReason: () => (existsSync(CLI) && existsSync(ECHO) ? null : `${CLI} or ${ECHO} not found`),
+    start: async (ctx) => {
+      const socket = path.join(ctx.tmpDir, 'echo.sock');
+      const agent = spawnTracked('echo-agent', [...ctx.pinning.proxy, nodeBin(), ECHO, '--socket', socket], { cwd: root });
+      try {
+        await waitForSocket(socket, agent, 20_000);
+        const conf = path.join(ctx.tmpDir, 'sentinel-agent.kdl');
+        const proxy = await startListeningProcess(
+          name,
+          (port) => {
+            writeFileSync(conf, sentinelAgentBenchConfig(port, ctx.backend, socket));
+            return [...ctx.pinning.proxy, nodeBin(), CLI, 'run', '-c', conf];
+          },
+          { cwd: root, startTimeoutMs: 20_000 },
+        );
+        // The proxy connects to the agent eagerly; give the pool its handshakes before load starts.
+        await sleep(500);
+        return {
+          url: proxy.url,
+          pids: [...proxy.pids, agent.pid],
+          stop: async () => {
+            await proxy.stop();
+            await agent.stop();
+          },
+        };
+      } catch (e) {
+        await agent.stop();
+        throw e;
+      }
+    },
+  };
+}
+
+export const sentinelAgentScenario: Scenario = sentinelAgentScenarioAt();

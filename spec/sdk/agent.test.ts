@@ -39,6 +39,11 @@ function deferred(): { promise: Promise<void>; resolve(): void } {
   return { promise, resolve };
 }
 
+/** Waits for a condition the agent reaches asynchronously (polls; the test's own timeout bounds it). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 5));
+}
+
 let lastEndpoint: AgentEndpoint | null = null;
 
 async function serve(agent: Agent, t: 'uds' | 'grpc', name: string): Promise<AgentClient> {
@@ -203,6 +208,70 @@ describe.each(['uds', 'grpc'] as const)('SDK agent over %s', (t) => {
     const c = await serve(agent, t, `minimal-${t}`);
     const r = await c.call({ kind: 'response_headers', payload: { correlation_id: 'r1', status: 200, headers: {} } }, { timeoutMs: 5000 });
     expect(r.decision).toBe('allow');
+  });
+
+  it('maxConcurrency queues calls in order; a call cancelled while queued never runs and stops counting at once', async () => {
+    const gate = deferred();
+    const ran: string[] = [];
+    const agent = createAgent({
+      name: 'queued',
+      maxConcurrency: 1,
+      onRequestHeaders: async (ev) => {
+        ran.push(ev.uri);
+        if (ev.uri === '/first') await gate.promise;
+        return allow().setRequestHeader('x-uri', ev.uri);
+      },
+    });
+    const c = await serve(agent, t, `queued-${t}`);
+    const first = c.call(headersEvent('q1', '/first'), { timeoutMs: 30_000 });
+    const ac = new AbortController();
+    const second = rejection(c.call(headersEvent('q2', '/second'), { timeoutMs: 30_000, signal: ac.signal }));
+    const third = c.call(headersEvent('q3', '/third'), { timeoutMs: 30_000 });
+    await until(() => agent.health().inFlight === 3);
+    expect(ran).toEqual(['/first']);
+    ac.abort();
+    expect((await second).code).toBe('AGENT_CANCELLED');
+    await until(() => agent.health().inFlight === 2);
+    gate.resolve();
+    expect((await first).request_headers).toEqual([{ set: { name: 'x-uri', value: '/first' } }]);
+    expect((await third).request_headers).toEqual([{ set: { name: 'x-uri', value: '/third' } }]);
+    expect(ran).toEqual(['/first', '/third']);
+    expect(agent.metrics().cancelled).toBe(1);
+    await until(() => agent.health().inFlight === 0);
+  });
+
+  it('a handler that reads ctx.signal only after its call was cancelled sees it aborted', async () => {
+    const gate = deferred();
+    const seen = deferred();
+    let abortedWhenRead: boolean | null = null;
+    const agent = createAgent({
+      name: 'late-reader',
+      onRequestHeaders: async (_ev, ctx) => {
+        await gate.promise;
+        abortedWhenRead = ctx.signal.aborted;
+        seen.resolve();
+        return allow();
+      },
+    });
+    const c = await serve(agent, t, `late-reader-${t}`);
+    expect((await rejection(c.call(headersEvent('l1'), { timeoutMs: 100 }))).code).toBe('AGENT_TIMEOUT');
+    await until(() => agent.metrics().cancelled === 1);
+    gate.resolve();
+    await seen.promise;
+    expect(abortedWhenRead).toBe(true);
+  });
+
+  it('an answer that cannot be serialised becomes block 500 AGENT_RESPONSE_INVALID; the connection goes on', async () => {
+    const agent = createAgent({
+      name: 'unserialisable',
+      onRequestHeaders: (ev) => (ev.uri === '/bad' ? allow().custom('n', 10n as unknown as number) : allow()),
+    });
+    const c = await serve(agent, t, `unserialisable-${t}`);
+    const bad = await c.call(headersEvent('b1', '/bad'), { timeoutMs: 5000 });
+    expect(bad.decision).toEqual({ block: { status: 500 } });
+    expect(bad.audit.reason_codes).toEqual(['AGENT_RESPONSE_INVALID']);
+    expect(agent.metrics().handlerErrors).toBe(1);
+    expect((await c.call(headersEvent('b2', '/ok'), { timeoutMs: 5000 })).decision).toBe('allow');
   });
 });
 

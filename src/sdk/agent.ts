@@ -109,9 +109,55 @@ export interface Agent {
 interface Session {
   send(msg: WireMessage): void;
   close(): void;
-  calls: Map<string, AbortController>;
+  calls: Map<string, Call>;
   /** Handshake done: agent-initiated messages (health) may be sent. */
   ready?: boolean;
+}
+
+/**
+ * One call being processed, and the EventContext its handler gets. The AbortSignal is made on first
+ * use: most handlers never look at it, and an AbortController per call is not free.
+ */
+class Call implements EventContext {
+  readonly session: Session;
+  readonly msg: CallMessage;
+  readonly cid: string;
+  readonly config: JsonValue;
+  readonly onEnd: (() => void) | null;
+  aborted = false;
+  holdsSlot = false;
+  counted = true;
+  #ac: AbortController | null = null;
+  #onAbort: (c: Call) => void;
+
+  constructor(session: Session, msg: CallMessage, config: JsonValue, onAbort: (c: Call) => void, onEnd: (() => void) | null) {
+    this.session = session;
+    this.msg = msg;
+    this.cid = msg.payload.correlation_id;
+    this.config = config;
+    this.#onAbort = onAbort;
+    this.onEnd = onEnd;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#ac === null) {
+      this.#ac = new AbortController();
+      if (this.aborted) this.#ac.abort();
+    }
+    return this.#ac.signal;
+  }
+
+  /** Cancelled by the proxy, by the connection dropping, or by shutdown. */
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.#onAbort(this);
+    this.#ac?.abort();
+  }
+}
+
+function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 function decisionName(r: AgentResponse): string {
@@ -134,9 +180,12 @@ class AgentRuntime implements Agent {
   #inFlight = 0;
   #healthTimer: NodeJS.Timeout | null = null;
   #idleWaiters: (() => void)[] = [];
-  #queue: (() => void)[] = [];
+  /** Calls waiting for a concurrency slot, in arrival order. */
+  #queue: Call[] = [];
   #running = 0;
-  #shutdown = new AbortController();
+  readonly #maxConcurrency: number;
+  /** Every call not ended yet (cancelled at shutdown, whatever its session). */
+  #calls = new Set<Call>();
   #metrics: AgentMetrics = { events: {}, decisions: {}, handlerErrors: 0, cancelled: 0, protocolErrors: 0, connectionsAccepted: 0 };
 
   constructor(def: AgentDefinition) {
@@ -154,6 +203,7 @@ class AgentRuntime implements Agent {
     add(def.onWebSocketFrame, EVENT_TYPES.websocket_frame);
     add(def.onGuardrailInspect, EVENT_TYPES.guardrail_inspect);
     const maxConcurrency = def.maxConcurrency ?? 256;
+    this.#maxConcurrency = maxConcurrency;
     this.capabilities = {
       agent_id: def.id ?? def.name,
       name: def.name,
@@ -254,7 +304,7 @@ class AgentRuntime implements Agent {
         });
       });
     }
-    this.#shutdown.abort();
+    for (const c of [...this.#calls]) c.abort();
     for (const s of [...this.#sessions]) {
       s.close();
       this.#endSession(s);
@@ -276,116 +326,137 @@ class AgentRuntime implements Agent {
     return { ...base, success: true };
   }
 
-  #acquire(): Promise<void> {
-    const max = this.#def.maxConcurrency ?? 256;
-    if (this.#running < max) {
-      this.#running++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#queue.push(resolve));
-  }
-
-  #release(): void {
-    const next = this.#queue.shift();
-    if (next !== undefined) next();
-    else this.#running--;
-  }
-
-  async #dispatch(msg: CallMessage, ctx: EventContext): Promise<AgentResponse> {
+  /** Calls a handler; its result, or the promise of it when the handler is async. */
+  #invoke(msg: CallMessage, ctx: EventContext): HandlerResult | Promise<HandlerResult> {
     const d = this.#def;
-    try {
-      let r: HandlerResult;
-      switch (msg.kind) {
-        case 'request_headers':
-          r = await d.onRequestHeaders?.(msg.payload, ctx);
-          break;
-        case 'request_body_chunk':
-          r = await d.onRequestBodyChunk?.(msg.payload, ctx);
-          break;
-        case 'response_headers':
-          r = await d.onResponseHeaders?.(msg.payload, ctx);
-          break;
-        case 'response_body_chunk':
-          r = await d.onResponseBodyChunk?.(msg.payload, ctx);
-          break;
-        case 'request_complete':
-          r = await d.onRequestComplete?.(msg.payload, ctx);
-          break;
-        case 'websocket_frame':
-          r = await d.onWebSocketFrame?.(msg.payload, ctx);
-          if (r === undefined) return { ...allowResponse(), websocket_decision: 'allow' };
-          break;
-        case 'guardrail_inspect':
-          r = await d.onGuardrailInspect?.(msg.payload, ctx);
-          break;
-        case 'configure': {
-          const ok = await this.configure(msg.payload.config, msg.payload);
-          r = ok ? undefined : block(500, 'Configuration rejected');
-          break;
-        }
-      }
-      return toResponse(r);
-    } catch (err) {
-      this.#metrics.handlerErrors++;
-      if (d.onHandlerError !== undefined) {
-        try {
-          return toResponse(d.onHandlerError(err, msg));
-        } catch {
-          // fall through to the default
-        }
-      }
-      return block(500).reason('AGENT_HANDLER_ERROR').response;
+    switch (msg.kind) {
+      case 'request_headers':
+        return d.onRequestHeaders?.(msg.payload, ctx);
+      case 'request_body_chunk':
+        return d.onRequestBodyChunk?.(msg.payload, ctx);
+      case 'response_headers':
+        return d.onResponseHeaders?.(msg.payload, ctx);
+      case 'response_body_chunk':
+        return d.onResponseBodyChunk?.(msg.payload, ctx);
+      case 'request_complete':
+        return d.onRequestComplete?.(msg.payload, ctx);
+      case 'websocket_frame':
+        return d.onWebSocketFrame?.(msg.payload, ctx);
+      case 'guardrail_inspect':
+        return d.onGuardrailInspect?.(msg.payload, ctx);
+      case 'configure':
+        return this.configure(msg.payload.config, msg.payload).then((ok) => (ok ? undefined : block(500, 'Configuration rejected')));
     }
+  }
+
+  #toResponse(msg: CallMessage, r: HandlerResult): AgentResponse {
+    if (msg.kind === 'websocket_frame' && r === undefined) return { ...allowResponse(), websocket_decision: 'allow' };
+    return toResponse(r);
+  }
+
+  #errorResponse(err: unknown, msg: CallMessage): AgentResponse {
+    this.#metrics.handlerErrors++;
+    const h = this.#def.onHandlerError;
+    if (h !== undefined) {
+      try {
+        return toResponse(h(err, msg));
+      } catch {
+        // fall through to the default
+      }
+    }
+    return block(500).reason('AGENT_HANDLER_ERROR').response;
   }
 
   /**
-   * Runs one call and sends its response unless it was cancelled. A cancelled call stops counting
-   * at once (in flight, concurrency slot): nobody waits for its answer, so neither drain nor other
-   * calls wait for it; a handler that ignores its signal runs on in the background, unanswered.
+   * Takes one call. It runs at once when a concurrency slot is free (a synchronous handler is
+   * answered in the same tick, with no promise in between), else it queues for a slot. A cancelled
+   * call stops counting at once (in flight, concurrency slot): nobody waits for its answer, so
+   * neither drain nor other calls wait for it; a handler that ignores its signal runs on in the
+   * background, unanswered. `onEnd` runs when the handler has finished (answered or not).
    */
-  async #handleCall(session: Session, msg: CallMessage): Promise<void> {
-    const cid = msg.payload.correlation_id;
-    this.#metrics.events[msg.kind] = (this.#metrics.events[msg.kind] ?? 0) + 1;
-    const ac = new AbortController();
-    const onShutdown = (): void => ac.abort();
-    this.#shutdown.signal.addEventListener('abort', onShutdown, { once: true });
-    session.calls.set(cid, ac);
+  #handleCall(session: Session, msg: CallMessage, onEnd: (() => void) | null = null): void {
+    const events = this.#metrics.events;
+    events[msg.kind] = (events[msg.kind] ?? 0) + 1;
+    const call = new Call(session, msg, this.#config, this.#endCall, onEnd);
+    session.calls.set(call.cid, call);
+    this.#calls.add(call);
     this.#inFlight++;
-    let counted = true;
-    let holdsSlot = false;
-    const done = (): void => {
-      if (holdsSlot) {
-        holdsSlot = false;
-        this.#release();
+    if (this.#running < this.#maxConcurrency) {
+      this.#running++;
+      call.holdsSlot = true;
+      this.#run(call);
+    } else this.#queue.push(call);
+  }
+
+  #run(call: Call): void {
+    let r: HandlerResult | Promise<HandlerResult>;
+    try {
+      r = this.#invoke(call.msg, call);
+    } catch (err) {
+      this.#answer(call, this.#errorResponse(err, call.msg));
+      return;
+    }
+    if (isThenable(r)) {
+      r.then(
+        (v) => this.#answer(call, this.#toResponse(call.msg, v)),
+        (err: unknown) => this.#answer(call, this.#errorResponse(err, call.msg)),
+      );
+    } else this.#answer(call, this.#toResponse(call.msg, r));
+  }
+
+  /** The handler finished: answer unless the call was cancelled meanwhile, then let it go. */
+  #answer(call: Call, res: AgentResponse): void {
+    if (!call.aborted) {
+      const out: AgentResponse = { ...res, audit: { ...res.audit, custom: { ...res.audit.custom, correlation_id: call.cid } } };
+      const decisions = this.#metrics.decisions;
+      const name = decisionName(out);
+      decisions[name] = (decisions[name] ?? 0) + 1;
+      try {
+        call.session.send({ kind: 'agent_response', payload: out });
+      } catch {
+        // The handler's answer cannot be serialised (a cycle, a BigInt): the proxy still gets an
+        // answer for this call, and the connection goes on.
+        this.#metrics.handlerErrors++;
+        try {
+          call.session.send({ kind: 'agent_response', payload: block(500).reason('AGENT_RESPONSE_INVALID').custom('correlation_id', call.cid).response });
+        } catch {
+          // the connection itself failed: its close fails the proxy's call
+        }
       }
-      if (!counted) return;
-      counted = false;
+    }
+    this.#endCall(call);
+    call.onEnd?.();
+  }
+
+  /** A call ends (answered or cancelled): idempotent. Its slot passes to the next queued call. */
+  readonly #endCall = (call: Call): void => {
+    if (call.session.calls.get(call.cid) === call) call.session.calls.delete(call.cid);
+    this.#calls.delete(call);
+    if (call.holdsSlot) {
+      call.holdsSlot = false;
+      this.#passSlot();
+    }
+    if (call.counted) {
+      call.counted = false;
       this.#inFlight--;
       if (this.#inFlight === 0) for (const w of this.#idleWaiters.splice(0)) w();
-    };
-    ac.signal.addEventListener('abort', done, { once: true });
-    try {
-      await this.#acquire();
-      holdsSlot = true;
-      if (ac.signal.aborted) return;
-      const res = await this.#dispatch(msg, { signal: ac.signal, config: this.#config });
-      if (ac.signal.aborted) return;
-      const out: AgentResponse = { ...res, audit: { ...res.audit, custom: { ...res.audit.custom, correlation_id: cid } } };
-      const name = decisionName(out);
-      this.#metrics.decisions[name] = (this.#metrics.decisions[name] ?? 0) + 1;
-      session.send({ kind: 'agent_response', payload: out });
-    } finally {
-      if (session.calls.get(cid) === ac) session.calls.delete(cid);
-      this.#shutdown.signal.removeEventListener('abort', onShutdown);
-      ac.signal.removeEventListener('abort', done);
-      done();
     }
+  };
+
+  #passSlot(): void {
+    for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
+      if (next.aborted) continue; // cancelled while queued: it stopped counting already
+      next.holdsSlot = true;
+      this.#run(next);
+      return;
+    }
+    this.#running--;
   }
 
   /** Handles one post-handshake message from the proxy. Returns false on a protocol violation. */
   #onMessage(session: Session, m: WireMessage): boolean {
     if (isCallKind(m.kind)) {
-      void this.#handleCall(session, m as CallMessage);
+      this.#handleCall(session, m as CallMessage);
       return true;
     }
     switch (m.kind) {
@@ -529,8 +600,9 @@ class AgentRuntime implements Agent {
         if (ended) return;
         try {
           call.write(toAgentToProxy(msg));
-        } catch {
-          this.#metrics.protocolErrors++;
+        } catch (e) {
+          // An answer that cannot be converted: the caller answers with an error decision instead.
+          if (msg.kind === 'agent_response') throw e;
         }
       },
       close: () => {
@@ -588,7 +660,7 @@ class AgentRuntime implements Agent {
     const replies: WireMessage[] = [];
     const session: Session = { calls: new Map(), send: (m) => replies.push(m), close: () => undefined };
     call.on('cancelled', () => session.calls.get(msg.payload.correlation_id)?.abort());
-    void this.#handleCall(session, msg).then(() => {
+    this.#handleCall(session, msg, () => {
       const reply = replies[0];
       if (reply === undefined) cb({ code: grpc.status.CANCELLED, details: 'call cancelled' });
       else cb(null, toAgentToProxy(reply));
