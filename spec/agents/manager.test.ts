@@ -98,6 +98,29 @@ describe('AgentManager', () => {
     expect(m.inFlight).toBe(0);
   });
 
+  it('calls go to the connection with the fewest in flight, ties to the first: sequential calls share one connection, concurrent ones spread', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const agent = createAgent({ name: 'pool', onRequestHeaders: async (ev) => (ev.uri === '/held' ? gate.then(() => allow()) : allow()) });
+    const m = manager(agentConfig({ path: await serve(agent, 'pool'), poolSize: 3 }));
+    while (m.connections().ready < 3) await new Promise((r) => setTimeout(r, 10));
+    const signal = new AbortController().signal;
+    const conns = new Set<unknown>();
+    for (let i = 0; i < 5; i++) {
+      const r = await m.call(headersEvent(`seq-${i}`), 1000, signal, null);
+      expect(r.ok).toBe(true);
+      if (r.ok) conns.add(r.conn);
+    }
+    expect(conns.size).toBe(1);
+    // Each call takes its connection when it is made: with the first two held, the third goes to the last idle one.
+    const calls = [0, 1, 2].map((i) => m.call(headersEvent(`held-${i}`, '/held'), 5000, signal, null));
+    while (agent.health().inFlight < 3) await new Promise((r) => setTimeout(r, 5));
+    release();
+    const held = await Promise.all(calls);
+    expect(held.every((r) => r.ok)).toBe(true);
+    expect(new Set(held.map((r) => (r.ok ? r.conn : null))).size).toBe(3);
+  });
+
   it('a queued call that reaches its deadline while waiting fails as overloaded, not as an agent timeout', async () => {
     const agent = createAgent({ name: 'stuck', onRequestHeaders: () => new Promise(() => undefined) });
     const m = manager(agentConfig({ path: await serve(agent, 'stuck'), maxConcurrentCalls: 1 }));
