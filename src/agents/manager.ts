@@ -263,9 +263,8 @@ export class AgentManager implements Resource, AgentGaugeSource {
     let best: AgentConnection | null = null;
     let bestLoad = Infinity;
     // Ties go to the first connection in pool order: at light load one connection (its socket, its
-    // buffers, the agent's session) carries the calls and stays warm in the CPU caches of both
-    // processes; rotating over idle connections measured 15-40 µs slower per call
-    // (bench/agent-latency.ts). Under load the fewest-in-flight rule spreads the calls.
+    // buffers, the agent's session) carries the calls instead of rotating over idle ones. Under load
+    // the fewest-in-flight rule spreads the calls.
     for (const s of this.slots) {
       if (s.state !== 'ready' || s.unusable || s.conn === null || s.conn.closed) continue;
       const load = s.conn.inFlight;
