@@ -4,6 +4,9 @@
 // rounds against the same backend, same run; reports p50 and p99 of each and the difference at p50.
 // The saturated and paced runs of `npm run bench` show throughput and latency under load; this is
 // the light-load figure the agent target is stated in (< 0.3 ms added at p50 on loopback).
+// It also reports each process's CPU time per measured request (utime + stime from /proc, all
+// threads): one request at a time, the added latency is close to the added CPU of the proxy and the
+// agent, which share a core.
 //
 // With `--baseline DIR` (another checkout of the project, with its node_modules), the same echo agent
 // scenario runs a third time from that checkout, in the same interleaved rounds: a change to the
@@ -11,17 +14,28 @@
 //
 //   node bench/agent-latency.ts [--rounds N] [--requests N] [--baseline DIR]
 import { request, Agent } from 'node:http';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBackend } from './lib/backend.ts';
 import { detectPinning, makeTempDir, removeDir } from './lib/env.ts';
 import { installCleanupHandlers } from './lib/procs.ts';
+import { clkTck, processTicks } from './lib/proc-stats.ts';
 import { sentinelScenario } from './scenarios/sentinel.ts';
 import { sentinelAgentScenario, sentinelAgentScenarioAt } from './scenarios/sentinel-agent.ts';
 import type { RunningScenario, Scenario } from './scenarios/types.ts';
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+}
+
+/** `agent` for the echo agent's process, `proxy` for the rest (from its command line). */
+function roleOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/agents/echo/') ? 'agent' : 'proxy';
+  } catch {
+    return 'proxy';
+  }
 }
 
 function get(url: URL, agent: Agent): Promise<void> {
@@ -50,22 +64,24 @@ async function main(): Promise<void> {
     if (why !== null) throw new Error(`--baseline: ${why}`);
     scenarios.push(base);
   }
-  const running: { s: Scenario; r: RunningScenario; dir: string; agent: Agent; lat: number[] }[] = [];
+  const running: { s: Scenario; r: RunningScenario; dir: string; agent: Agent; lat: number[]; cpu: Map<number, number> }[] = [];
   try {
     for (const s of scenarios) {
       const dir = makeTempDir(s.name);
       const r = await s.start({ backend: { host: backend.host, port: backend.port }, backends: [{ host: backend.host, port: backend.port }], tmpDir: dir, pinning });
-      running.push({ s, r, dir, agent: new Agent({ keepAlive: true, maxSockets: 1 }), lat: [] });
+      running.push({ s, r, dir, agent: new Agent({ keepAlive: true, maxSockets: 1 }), lat: [], cpu: new Map() });
     }
     for (let round = 0; round < rounds; round++) {
       for (const x of running) {
         const url = new URL(x.r.url);
         for (let i = 0; i < 50; i++) await get(url, x.agent); // warm the connection and the JIT
+        const before = x.r.pids.map(processTicks);
         for (let i = 0; i < perRound; i++) {
           const t0 = performance.now();
           await get(url, x.agent);
           x.lat.push(performance.now() - t0);
         }
+        x.r.pids.forEach((pid, i) => x.cpu.set(pid, (x.cpu.get(pid) ?? 0) + processTicks(pid) - (before[i] as number)));
       }
     }
     const p50: Record<string, number> = {};
@@ -73,7 +89,9 @@ async function main(): Promise<void> {
     for (const x of running) {
       x.lat.sort((a, b) => a - b);
       p50[x.s.name] = percentile(x.lat, 0.5);
-      process.stdout.write(`  ${x.s.name.padEnd(15)} p50 ${percentile(x.lat, 0.5).toFixed(3)} ms   p99 ${percentile(x.lat, 0.99).toFixed(3)} ms\n`);
+      const usPerTick = 1e6 / clkTck();
+      const cpu = [...x.cpu].map(([pid, ticks]) => `${roleOf(pid)} ${Math.round((ticks * usPerTick) / x.lat.length)} µs`).join(', ');
+      process.stdout.write(`  ${x.s.name.padEnd(15)} p50 ${percentile(x.lat, 0.5).toFixed(3)} ms   p99 ${percentile(x.lat, 0.99).toFixed(3)} ms   CPU per request: ${cpu}\n`);
     }
     process.stdout.write(`  agent round trip adds ${((p50['sentinel-agent'] ?? 0) - (p50['sentinel'] ?? 0)).toFixed(3)} ms at p50\n`);
     if (p50['agent@baseline'] !== undefined) {
