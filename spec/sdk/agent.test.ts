@@ -261,17 +261,41 @@ describe.each(['uds', 'grpc'] as const)('SDK agent over %s', (t) => {
     expect(abortedWhenRead).toBe(true);
   });
 
-  it('an answer that cannot be serialised becomes block 500 AGENT_RESPONSE_INVALID; the connection goes on', async () => {
+  it('an answer that cannot be serialised, or is not a response, becomes block 500 AGENT_RESPONSE_INVALID; the connection goes on', async () => {
     const agent = createAgent({
       name: 'unserialisable',
-      onRequestHeaders: (ev) => (ev.uri === '/bad' ? allow().custom('n', 10n as unknown as number) : allow()),
+      onRequestHeaders: (ev) => {
+        if (ev.uri === '/bigint') return allow().custom('n', 10n as unknown as number);
+        if (ev.uri === '/garbage') return 42 as never;
+        return allow();
+      },
     });
     const c = await serve(agent, t, `unserialisable-${t}`);
-    const bad = await c.call(headersEvent('b1', '/bad'), { timeoutMs: 5000 });
-    expect(bad.decision).toEqual({ block: { status: 500 } });
-    expect(bad.audit.reason_codes).toEqual(['AGENT_RESPONSE_INVALID']);
-    expect(agent.metrics().handlerErrors).toBe(1);
+    for (const [i, uri] of ['/bigint', '/garbage'].entries()) {
+      const bad = await c.call(headersEvent(`b${i}`, uri), { timeoutMs: 5000 });
+      expect(bad.decision).toEqual({ block: { status: 500 } });
+      expect(bad.audit.reason_codes).toEqual(['AGENT_RESPONSE_INVALID']);
+    }
+    expect(agent.metrics().handlerErrors).toBe(2);
     expect((await c.call(headersEvent('b2', '/ok'), { timeoutMs: 5000 })).decision).toBe('allow');
+  });
+
+  it('a deep queue of synchronous calls behind a held one drains without growing the stack', async () => {
+    const gate = deferred();
+    const agent = createAgent({ name: 'deep', maxConcurrency: 1, onRequestHeaders: (ev) => (ev.uri === '/held' ? gate.promise.then(() => allow()) : allow()) });
+    agents.push(agent);
+    const info = await agent.listen(t === 'uds' ? { socket: join(dir, `deep-${t}.sock`) } : { grpc: '127.0.0.1:0' });
+    const endpoint: AgentEndpoint = t === 'uds' ? { kind: 'uds', path: info.socket as string } : { kind: 'grpc', address: info.grpc as string };
+    const n = 20_000;
+    const c = new AgentClient({ agentId: 'deep', endpoint, keepaliveIntervalMs: 0, maxConcurrentCalls: n + 1 });
+    clients.push(c);
+    const held = c.call(headersEvent('held', '/held'), { timeoutMs: 60_000 });
+    const queued = Array.from({ length: n }, (_, i) => c.call(headersEvent(`q${i}`, '/q'), { timeoutMs: 60_000 }));
+    await until(() => agent.health().inFlight === n + 1);
+    gate.resolve();
+    const answers = await Promise.all([held, ...queued]);
+    expect(answers.filter((r) => r.decision === 'allow')).toHaveLength(n + 1);
+    expect(agent.metrics().handlerErrors).toBe(0);
   });
 });
 

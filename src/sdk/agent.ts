@@ -183,6 +183,7 @@ class AgentRuntime implements Agent {
   /** Calls waiting for a concurrency slot, in arrival order. */
   #queue: Call[] = [];
   #running = 0;
+  #passing = false;
   readonly #maxConcurrency: number;
   /** Every call not ended yet (cancelled at shutdown, whatever its session). */
   #calls = new Set<Call>();
@@ -381,7 +382,7 @@ class AgentRuntime implements Agent {
     session.calls.set(call.cid, call);
     this.#calls.add(call);
     this.#inFlight++;
-    if (this.#running < this.#maxConcurrency) {
+    if (this.#running < this.#maxConcurrency && this.#queue.length === 0) {
       this.#running++;
       call.holdsSlot = true;
       this.#run(call);
@@ -397,7 +398,8 @@ class AgentRuntime implements Agent {
       return;
     }
     if (isThenable(r)) {
-      r.then(
+      // Promise.resolve: a foreign thenable that misbehaves still settles through a real promise.
+      Promise.resolve(r).then(
         (v) => this.#answer(call, this.#toResponse(call.msg, v)),
         (err: unknown) => this.#answer(call, this.#errorResponse(err, call.msg)),
       );
@@ -407,16 +409,17 @@ class AgentRuntime implements Agent {
   /** The handler finished: answer unless the call was cancelled meanwhile, then let it go. */
   #answer(call: Call, res: AgentResponse): void {
     if (!call.aborted) {
-      const out: AgentResponse = { ...res, audit: { ...res.audit, custom: { ...res.audit.custom, correlation_id: call.cid } } };
-      const decisions = this.#metrics.decisions;
-      const name = decisionName(out);
-      decisions[name] = (decisions[name] ?? 0) + 1;
       try {
+        const out: AgentResponse = { ...res, audit: { ...res.audit, custom: { ...res.audit.custom, correlation_id: call.cid } } };
+        const name = decisionName(out);
         call.session.send({ kind: 'agent_response', payload: out });
+        const decisions = this.#metrics.decisions;
+        decisions[name] = (decisions[name] ?? 0) + 1;
       } catch {
-        // The handler's answer cannot be serialised (a cycle, a BigInt): the proxy still gets an
-        // answer for this call, and the connection goes on.
+        // The handler's answer is not a response, or cannot be serialised (a cycle, a BigInt): the
+        // proxy still gets an answer for this call, and the connection goes on.
         this.#metrics.handlerErrors++;
+        this.#metrics.decisions['block'] = (this.#metrics.decisions['block'] ?? 0) + 1;
         try {
           call.session.send({ kind: 'agent_response', payload: block(500).reason('AGENT_RESPONSE_INVALID').custom('correlation_id', call.cid).response });
         } catch {
@@ -444,13 +447,24 @@ class AgentRuntime implements Agent {
   };
 
   #passSlot(): void {
-    for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
-      if (next.aborted) continue; // cancelled while queued: it stopped counting already
-      next.holdsSlot = true;
-      this.#run(next);
-      return;
-    }
     this.#running--;
+    // One loop runs the queue: a call that ends inside it (a synchronous handler) frees its slot and
+    // returns here, instead of starting the next call from its own stack frame (thousands of queued
+    // synchronous calls would otherwise recurse once per call).
+    if (this.#passing) return;
+    this.#passing = true;
+    try {
+      while (this.#running < this.#maxConcurrency) {
+        const next = this.#queue.shift();
+        if (next === undefined) break;
+        if (next.aborted) continue; // cancelled while queued: it stopped counting already
+        this.#running++;
+        next.holdsSlot = true;
+        this.#run(next);
+      }
+    } finally {
+      this.#passing = false;
+    }
   }
 
   /** Handles one post-handshake message from the proxy. Returns false on a protocol violation. */
