@@ -240,6 +240,22 @@ describe.each(['uds', 'grpc'] as const)('SDK agent over %s', (t) => {
     await until(() => agent.health().inFlight === 0);
   });
 
+  it('the ctx a handler gets shows only signal and config', async () => {
+    let keys: string[] = [];
+    const agent = createAgent({
+      name: 'ctx-shape',
+      onRequestHeaders: (_ev, ctx) => {
+        keys = Object.keys(ctx).sort();
+        expect(ctx.signal.aborted).toBe(false);
+        return allow();
+      },
+    });
+    const c = await serve(agent, t, `ctx-shape-${t}`);
+    expect((await c.call(headersEvent('k1'), { timeoutMs: 5000 })).decision).toBe('allow');
+    // signal may be a getter (made on first use): what matters is that nothing else shows.
+    expect(keys.filter((k) => k !== 'config' && k !== 'signal')).toEqual([]);
+  });
+
   it('a handler that reads ctx.signal only after its call was cancelled sees it aborted', async () => {
     const gate = deferred();
     const seen = deferred();

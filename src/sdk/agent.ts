@@ -115,10 +115,11 @@ interface Session {
 }
 
 /**
- * One call being processed, and the EventContext its handler gets. The AbortSignal is made on first
+ * One call being processed: the runtime's bookkeeping. Its handler gets `ctx`, which shows only the
+ * EventContext (the bookkeeping stays out of the handler's reach). The AbortSignal is made on first
  * use: most handlers never look at it, and an AbortController per call is not free.
  */
-class Call implements EventContext {
+class Call {
   readonly session: Session;
   readonly msg: CallMessage;
   readonly cid: string;
@@ -127,6 +128,7 @@ class Call implements EventContext {
   aborted = false;
   holdsSlot = false;
   counted = true;
+  readonly ctx: EventContext;
   #ac: AbortController | null = null;
   #onAbort: (c: Call) => void;
 
@@ -137,6 +139,7 @@ class Call implements EventContext {
     this.config = config;
     this.#onAbort = onAbort;
     this.onEnd = onEnd;
+    this.ctx = new CallContext(this);
   }
 
   get signal(): AbortSignal {
@@ -153,6 +156,20 @@ class Call implements EventContext {
     this.aborted = true;
     this.#onAbort(this);
     this.#ac?.abort();
+  }
+}
+
+class CallContext implements EventContext {
+  readonly #call: Call;
+  readonly config: JsonValue;
+
+  constructor(call: Call) {
+    this.#call = call;
+    this.config = call.config;
+  }
+
+  get signal(): AbortSignal {
+    return this.#call.signal;
   }
 }
 
@@ -392,7 +409,7 @@ class AgentRuntime implements Agent {
   #run(call: Call): void {
     let r: HandlerResult | Promise<HandlerResult>;
     try {
-      r = this.#invoke(call.msg, call);
+      r = this.#invoke(call.msg, call.ctx);
     } catch (err) {
       this.#answer(call, this.#errorResponse(err, call.msg));
       return;
