@@ -12,7 +12,7 @@
 // scenario runs a third time from that checkout, in the same interleaved rounds: a change to the
 // agent path (proxy side or SDK) is measured against its baseline under the same machine conditions.
 //
-//   node bench/agent-latency.ts [--rounds N] [--requests N] [--baseline DIR]
+//   node bench/agent-latency.ts [--rounds N] [--requests N] [--warmup N] [--baseline DIR]
 import { request, Agent } from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -51,7 +51,7 @@ function get(url: URL, agent: Agent): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, requests: { type: 'string', default: '500' }, baseline: { type: 'string' } } });
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, requests: { type: 'string', default: '500' }, warmup: { type: 'string', default: '2000' }, baseline: { type: 'string' } } });
   const rounds = Number(values.rounds);
   const perRound = Number(values.requests);
   installCleanupHandlers();
@@ -71,6 +71,13 @@ async function main(): Promise<void> {
       const r = await s.start({ backend: { host: backend.host, port: backend.port }, backends: [{ host: backend.host, port: backend.port }], tmpDir: dir, pinning });
       running.push({ s, r, dir, agent: new Agent({ keepAlive: true, maxSockets: 1 }), lat: [], cpu: new Map() });
     }
+    // Warm each scenario first: V8 optimises the proxy's hot paths over the first thousand or so
+    // requests, and requests measured before that make up most of an unwarmed run's p99.
+    const warmup = Number(values.warmup);
+    for (const x of running) {
+      const url = new URL(x.r.url);
+      for (let i = 0; i < warmup; i++) await get(url, x.agent);
+    }
     for (let round = 0; round < rounds; round++) {
       for (const x of running) {
         const url = new URL(x.r.url);
@@ -85,7 +92,7 @@ async function main(): Promise<void> {
       }
     }
     const p50: Record<string, number> = {};
-    process.stdout.write(`sequential requests, 1 keep-alive connection, ${rounds} interleaved rounds of ${perRound}; ${pinning.note}; backend ${backend.kind}\n`);
+    process.stdout.write(`sequential requests, 1 keep-alive connection, ${warmup} warm-up requests each, then ${rounds} interleaved rounds of ${perRound}; ${pinning.note}; backend ${backend.kind}\n`);
     for (const x of running) {
       x.lat.sort((a, b) => a - b);
       p50[x.s.name] = percentile(x.lat, 0.5);
