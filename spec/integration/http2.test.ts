@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect as h2Connect, constants } from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { request as httpRequest } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { startSentinel } from '../helpers/sentinel-process.ts';
 import { seriesValue } from '../helpers/http.ts';
 import type { SentinelProcess } from '../helpers/sentinel-process.ts';
@@ -272,6 +273,50 @@ describe('HTTP/2 downstream', () => {
     fresh.close();
     for (const h of held.splice(0)) h();
   }, 90_000);
+
+  it('rapid reset: a client that ignores the GOAWAY is disconnected after the grace, not left open until the keep-alive timeout', async () => {
+    // Raw h2c frames: HEADERS (END_STREAM | END_HEADERS) then RST_STREAM CANCEL, 400 times, past the
+    // listener's default of 200 cancels per 10 s. The client never closes and never sends GOAWAY.
+    const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
+      const h = Buffer.alloc(9);
+      h.writeUIntBE(payload.length, 0, 3);
+      h[3] = type;
+      h[4] = flags;
+      h.writeUInt32BE(stream, 5);
+      return Buffer.concat([h, payload]);
+    };
+    const path = Buffer.from('/parked/ignore-goaway');
+    // :method GET, :scheme http (static table), :path and :authority as literals without indexing.
+    const block = Buffer.concat([Buffer.from([0x82, 0x86, 0x04, path.length]), path, Buffer.from([0x01, 0x01, 0x78])]);
+    const cancel = Buffer.alloc(4);
+    cancel.writeUInt32BE(constants.NGHTTP2_CANCEL);
+    const out: Buffer[] = [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0))];
+    for (let i = 0; i < 400; i++) {
+      const id = 2 * i + 1;
+      out.push(frame(1, 0x5, id, block), frame(3, 0, id, cancel));
+    }
+    const sock = netConnect(proxy.ports.get('h2c') as number, '127.0.0.1');
+    let received = Buffer.alloc(0);
+    let goawayCode: number | null = null;
+    sock.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      while (received.length >= 9) {
+        const len = received.readUIntBE(0, 3);
+        if (received.length < 9 + len) break;
+        if (received[3] === 7) goawayCode = received.readUInt32BE(9 + 4);
+        received = received.subarray(9 + len);
+      }
+    });
+    sock.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    sock.write(Buffer.concat(out));
+    // The keep-alive timeout of this listener is 75 s: a session left open after its GOAWAY would
+    // outlive this bound by far.
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open 20 s after the cancels'), 20_000))]);
+    expect(goawayCode).toBe(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    expect(outcome).toBe('closed');
+    sock.destroy();
+  }, 60_000);
 
   it('a stream the client cancels ends its exchange at once: the upstream request is given up, counted as 499 CLIENT_CLOSED_REQUEST', async () => {
     const m0 = await metrics();
