@@ -353,6 +353,32 @@ describe('SDK robustness and gRPC unary', () => {
     expect(agent.metrics().cancelled).toBe(1);
   });
 
+  it('close() past its drain timeout aborts calls still running, a unary gRPC call too (it has no session), which answers CANCELLED', async () => {
+    const aborted = deferred();
+    const started = deferred();
+    const agent = createAgent({
+      name: 'stuck',
+      onRequestHeaders: (_ev, ctx) => new Promise(() => {
+        ctx.signal.addEventListener('abort', () => aborted.resolve());
+        started.resolve();
+      }),
+    });
+    await serve(agent, 'grpc', 'stuck');
+    const Ctor = loadAgentService();
+    const g = new Ctor((lastEndpoint as { address: string }).address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { ProcessEvent(req: unknown, cb: (e: (Error & { code?: number }) | null, res: unknown) => void): void };
+    try {
+      const answer = new Promise<(Error & { code?: number }) | null>((resolve) => g.ProcessEvent(toProxyToAgent(headersEvent('s1', '/stuck')), (e) => resolve(e)));
+      await started.promise;
+      expect(agent.health().inFlight).toBe(1);
+      await agent.close(50);
+      await aborted.promise;
+      expect((await answer)?.code).toBe(grpc.status.CANCELLED);
+      expect(agent.health()).toEqual({ state: 'stopped', inFlight: 0, connections: 0 });
+    } finally {
+      g.close();
+    }
+  });
+
   it('ProcessEvent (unary gRPC) answers one event without a handshake', async () => {
     const agent = createAgent({ name: 'unary', onRequestHeaders: (ev) => allow().setRequestHeader('x-uri', ev.uri) });
     await serve(agent, 'grpc', 'unary');

@@ -123,11 +123,9 @@ class Call {
   readonly session: Session;
   readonly msg: CallMessage;
   readonly cid: string;
-  readonly config: JsonValue;
   readonly onEnd: (() => void) | null;
   aborted = false;
   holdsSlot = false;
-  counted = true;
   readonly ctx: EventContext;
   #ac: AbortController | null = null;
   #onAbort: (c: Call) => void;
@@ -136,10 +134,9 @@ class Call {
     this.session = session;
     this.msg = msg;
     this.cid = msg.payload.correlation_id;
-    this.config = config;
     this.#onAbort = onAbort;
     this.onEnd = onEnd;
-    this.ctx = new CallContext(this);
+    this.ctx = new CallContext(this, config);
   }
 
   get signal(): AbortSignal {
@@ -163,9 +160,9 @@ class CallContext implements EventContext {
   readonly #call: Call;
   readonly config: JsonValue;
 
-  constructor(call: Call) {
+  constructor(call: Call, config: JsonValue) {
     this.#call = call;
-    this.config = call.config;
+    this.config = config;
   }
 
   get signal(): AbortSignal {
@@ -194,7 +191,6 @@ class AgentRuntime implements Agent {
   #sessions = new Set<Session>();
   #udsServers: { server: net.Server; path: string }[] = [];
   #grpcServers: grpc.Server[] = [];
-  #inFlight = 0;
   #healthTimer: NodeJS.Timeout | null = null;
   #idleWaiters: (() => void)[] = [];
   /** Calls waiting for a concurrency slot, in arrival order. */
@@ -202,7 +198,7 @@ class AgentRuntime implements Agent {
   #running = 0;
   #passing = false;
   readonly #maxConcurrency: number;
-  /** Every call not ended yet (cancelled at shutdown, whatever its session). */
+  /** Every call not ended yet: the calls in flight (cancelled at shutdown, whatever their session). */
   #calls = new Set<Call>();
   #metrics: AgentMetrics = { events: {}, decisions: {}, handlerErrors: 0, cancelled: 0, protocolErrors: 0, connectionsAccepted: 0 };
 
@@ -247,7 +243,7 @@ class AgentRuntime implements Agent {
   }
 
   health(): AgentHealth {
-    return { state: this.#state, inFlight: this.#inFlight, connections: this.#sessions.size };
+    return { state: this.#state, inFlight: this.#calls.size, connections: this.#sessions.size };
   }
 
   metrics(): AgentMetrics {
@@ -269,7 +265,7 @@ class AgentRuntime implements Agent {
     family('sentinel_agent_sdk_protocol_errors_total', 'counter', 'Connections closed for a protocol violation.', [['', m.protocolErrors]]);
     family('sentinel_agent_sdk_connections_accepted_total', 'counter', 'Proxy connections accepted.', [['', m.connectionsAccepted]]);
     family('sentinel_agent_sdk_connections', 'gauge', 'Proxy connections open now.', [['', this.#sessions.size]]);
-    family('sentinel_agent_sdk_in_flight', 'gauge', 'Calls being processed now.', [['', this.#inFlight]]);
+    family('sentinel_agent_sdk_in_flight', 'gauge', 'Calls being processed now.', [['', this.#calls.size]]);
     family('sentinel_agent_sdk_up', 'gauge', '1 while serving, 0 while draining or stopped.', [['', this.#state === 'healthy' ? 1 : 0]]);
     return `${out.join('\n')}\n`;
   }
@@ -278,7 +274,7 @@ class AgentRuntime implements Agent {
   #reportHealth(): void {
     const state = this.#state === 'healthy' ? HEALTH_STATES.healthy : HEALTH_STATES.draining;
     for (const s of this.#sessions) {
-      if (s.ready === true) s.send({ kind: 'health_status', payload: { agent_id: this.capabilities.agent_id, state, in_flight: this.#inFlight, timestamp_ms: Date.now() } });
+      if (s.ready === true) s.send({ kind: 'health_status', payload: { agent_id: this.capabilities.agent_id, state, in_flight: this.#calls.size, timestamp_ms: Date.now() } });
     }
   }
 
@@ -313,7 +309,7 @@ class AgentRuntime implements Agent {
     // Tell connected proxies we are draining (best effort: they stop sending new calls), stop accepting.
     this.#reportHealth();
     const udsClosed = this.#udsServers.map(({ server }) => new Promise<void>((r) => server.close(() => r())));
-    if (this.#inFlight > 0) {
+    if (this.#calls.size > 0) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, drainTimeoutMs);
         this.#idleWaiters.push(() => {
@@ -390,7 +386,7 @@ class AgentRuntime implements Agent {
    * answered in the same tick, with no promise in between), else it queues for a slot. A cancelled
    * call stops counting at once (in flight, concurrency slot): nobody waits for its answer, so
    * neither drain nor other calls wait for it; a handler that ignores its signal runs on in the
-   * background, unanswered. `onEnd` runs when the handler has finished (answered or not).
+   * background, unanswered. `onEnd` runs once, when the call ends: answered, or cancelled.
    */
   #handleCall(session: Session, msg: CallMessage, onEnd: (() => void) | null = null): void {
     const events = this.#metrics.events;
@@ -398,7 +394,6 @@ class AgentRuntime implements Agent {
     const call = new Call(session, msg, this.#config, this.#endCall, onEnd);
     session.calls.set(call.cid, call);
     this.#calls.add(call);
-    this.#inFlight++;
     if (this.#running < this.#maxConcurrency && this.#queue.length === 0) {
       this.#running++;
       call.holdsSlot = true;
@@ -445,22 +440,19 @@ class AgentRuntime implements Agent {
       }
     }
     this.#endCall(call);
-    call.onEnd?.();
   }
 
-  /** A call ends (answered or cancelled): idempotent. Its slot passes to the next queued call. */
+  /** A call ends (answered or cancelled): idempotent. Its slot passes to the next queued call; `onEnd` runs once. */
   readonly #endCall = (call: Call): void => {
     if (call.session.calls.get(call.cid) === call) call.session.calls.delete(call.cid);
-    this.#calls.delete(call);
+    const wasInFlight = this.#calls.delete(call);
     if (call.holdsSlot) {
       call.holdsSlot = false;
       this.#passSlot();
     }
-    if (call.counted) {
-      call.counted = false;
-      this.#inFlight--;
-      if (this.#inFlight === 0) for (const w of this.#idleWaiters.splice(0)) w();
-    }
+    if (!wasInFlight) return;
+    call.onEnd?.();
+    if (this.#calls.size === 0) for (const w of this.#idleWaiters.splice(0)) w();
   };
 
   #passSlot(): void {
