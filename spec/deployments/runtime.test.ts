@@ -2,7 +2,7 @@
 // reload), readiness (coalesced and cached, no detail leaked), operator logs (rate-limited), the
 // audit record on an environment mismatch, and store metrics. Fake clock, injected stores.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeploymentsConfig } from '../../src/config/types.ts';
+import type { DeploymentsConfig, RetryPolicyConfig } from '../../src/config/types.ts';
 import type { Logger } from '../../src/observability/log.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { deploymentMetrics } from '../../src/deployments/metrics.ts';
@@ -162,5 +162,45 @@ describe('DeploymentRuntime', () => {
     const after = await metrics.registry.metrics();
     expect(after).toContain('sentinel_deployments_cache_entries{cache="deployment"} 0');
     expect(after).toContain('sentinel_deployments_cache_lookups_total{cache="deployment",result="fresh"} 1');
+  });
+});
+
+describe('DeploymentRuntime: per-config state of the routes (selection, retry-policy)', () => {
+  const policy = (maxAttempts: number, backoffMs = 10): RetryPolicyConfig => ({
+    maxAttempts, retryableStatusCodes: [503], backoffMs, maxBackoffMs: 100, perAttemptTimeoutMs: null, retryNonIdempotent: false,
+    budgetRatio: 0.2, budgetMinPerSecond: 10, maxBufferBytes: 65_536,
+  });
+
+  it('random without passive health needs no picker; equal selections share one (reloads keep selector state)', () => {
+    const r = runtime();
+    expect(r.selection({ algorithm: 'random' })).toBeNull();
+    const a = r.selection({ algorithm: 'round_robin' });
+    expect(a).not.toBeNull();
+    expect(r.selection({ algorithm: 'round_robin' })).toBe(a);
+    expect(r.selection({ algorithm: 'least_connections' })).not.toBe(a);
+  });
+
+  it('equal retry policies share one runtime (and so one budget); max-attempts 1 is one attempt', () => {
+    const r = runtime();
+    expect(r.retry(null)).toBeNull();
+    expect(r.retry(policy(1))).toBeNull();
+    const a = r.retry(policy(3));
+    expect(a).not.toBeNull();
+    expect(r.retry(policy(3))).toBe(a);
+    expect(r.retry(policy(3, 20))).not.toBe(a);
+  });
+
+  it('both are bounded: past 16 distinct configs the oldest is dropped and made again when asked', () => {
+    const r = runtime();
+    const firstSelection = r.selection({ algorithm: 'consistent_hash', hashKey: 'header:x-0' });
+    const firstRetry = r.retry(policy(2, 1));
+    // Asked again while still kept: the same object.
+    expect(r.selection({ algorithm: 'consistent_hash', hashKey: 'header:x-0' })).toBe(firstSelection);
+    for (let i = 1; i <= 16; i++) {
+      r.selection({ algorithm: 'consistent_hash', hashKey: `header:x-${i}` });
+      r.retry(policy(2, 1 + i));
+    }
+    expect(r.selection({ algorithm: 'consistent_hash', hashKey: 'header:x-0' })).not.toBe(firstSelection);
+    expect(r.retry(policy(2, 1))).not.toBe(firstRetry);
   });
 });

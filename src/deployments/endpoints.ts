@@ -26,6 +26,16 @@ export interface InstanceEndpoint {
   lastUsedMs: number;
 }
 
+/** The pool key of an instance address: one pool per address and upstream protocol. */
+function endpointKey(target: ProxyTarget, protocol: UpstreamProtocol): string {
+  return protocol === 'h2c' ? `h2c|${target.authority}` : target.authority;
+}
+
+/** Passive health holds the address ejected now. */
+function isEjected(ep: InstanceEndpoint): boolean {
+  return ep.outlier !== null && ep.outlier.isEjected();
+}
+
 export interface InstanceEndpointOptions {
   /** Name for metrics and logs (`sentinel_upstream_requests_total{upstream}`): bounded, from config. */
   readonly upstreamId: string;
@@ -77,7 +87,7 @@ export class InstanceEndpoints {
 
   /** The endpoint for an instance target, creating its pool on first use. */
   get(target: ProxyTarget, protocol: UpstreamProtocol): InstanceEndpoint {
-    const key = protocol === 'h2c' ? `h2c|${target.authority}` : target.authority;
+    const key = endpointKey(target, protocol);
     let ep = this.endpoints.get(key);
     if (ep === undefined) ep = this.create(key, target, protocol);
     ep.lastUsedMs = this.clock.now();
@@ -86,13 +96,13 @@ export class InstanceEndpoints {
 
   /** May selection pick this address now? False only while passive health holds it ejected. */
   available(target: ProxyTarget, protocol: UpstreamProtocol): boolean {
-    const ep = this.endpoints.get(protocol === 'h2c' ? `h2c|${target.authority}` : target.authority);
-    return ep === undefined || ep.outlier === null || !ep.outlier.isEjected();
+    const ep = this.endpoints.get(endpointKey(target, protocol));
+    return ep === undefined || !isEjected(ep);
   }
 
   /** Requests in flight to an instance address (0 when it has no pool); never creates one. */
   inFlight(target: ProxyTarget, protocol: UpstreamProtocol): number {
-    const ep = this.endpoints.get(protocol === 'h2c' ? `h2c|${target.authority}` : target.authority);
+    const ep = this.endpoints.get(endpointKey(target, protocol));
     return ep === undefined ? 0 : ep.target.health.inflight;
   }
 
@@ -101,7 +111,7 @@ export class InstanceEndpoints {
     const cutoff = this.clock.now() - this.options.idleTimeoutMs;
     for (const [key, ep] of this.endpoints) {
       // An ejected address keeps its pool (and so its ejection) until the ejection ends.
-      if (ep.lastUsedMs <= cutoff && ep.upstream.inFlight(0) === 0 && (ep.outlier === null || !ep.outlier.isEjected())) this.drop(key, ep);
+      if (ep.lastUsedMs <= cutoff && ep.upstream.inFlight(0) === 0 && !isEjected(ep)) this.drop(key, ep);
     }
   }
 

@@ -136,6 +136,21 @@ export interface DeploymentRuntimeOptions {
 /** Distinct `selection` (and `retry-policy`) configs kept per runtime. */
 const MAX_SELECTIONS = 16;
 
+/**
+ * The value kept under `key` (state shared by equal configs, so a reload keeps it), made when absent
+ * (a null made is returned, not kept); past MAX_SELECTIONS the oldest goes (configs a reload
+ * dropped; a handful at most live at once).
+ */
+function memo<T>(map: Map<string, T>, key: string, make: () => T | null): T | null {
+  const known = map.get(key);
+  if (known !== undefined) return known;
+  const made = make();
+  if (made === null) return null;
+  if (map.size >= MAX_SELECTIONS) map.delete(map.keys().next().value as string);
+  map.set(key, made);
+  return made;
+}
+
 /** Same-kind operator logs at most once a second; the next one says how many were dropped. */
 const LOG_INTERVAL_MS = 1000;
 
@@ -217,29 +232,14 @@ export class DeploymentRuntime implements Resource {
   selection(selection: BaseLoadBalancing): InstanceSelection | null {
     // With passive health even `random` goes through a selector: it must skip ejected instances.
     if (selection.algorithm === 'random' && this.maxEjectionPercent === null) return null;
-    const key = JSON.stringify(selection);
-    let s = this.selections.get(key);
-    if (s === undefined) {
-      // Bounded like the instance cache: one selector per cached deployment at most.
-      s = new InstanceSelection(selection, this.endpoints, this.maxSelectionEntries);
-      // Selections configs a reload dropped go, oldest first (a handful at most live at once).
-      if (this.selections.size >= MAX_SELECTIONS) this.selections.delete(this.selections.keys().next().value as string);
-      this.selections.set(key, s);
-    }
-    return s;
+    // Bounded like the instance cache: one selector per cached deployment at most.
+    return memo(this.selections, JSON.stringify(selection), () => new InstanceSelection(selection, this.endpoints, this.maxSelectionEntries)) as InstanceSelection;
   }
 
   /** The retry runtime of a route's `retry-policy` (null: one attempt, parity); its budget is shared by equal policies. */
   retry(policy: RetryPolicyConfig | null): RetryRuntime | null {
-    if (policy === null) return null;
-    const key = JSON.stringify(policy);
-    const known = this.retries.get(key);
-    if (known !== undefined) return known;
-    const created = retryRuntimeOf(policy);
-    if (created === null) return null; // max-attempts 1
-    if (this.retries.size >= MAX_SELECTIONS) this.retries.delete(this.retries.keys().next().value as string);
-    this.retries.set(key, created);
-    return created;
+    // retryRuntimeOf is null for max-attempts 1 (one attempt): nothing to keep.
+    return policy === null ? null : memo(this.retries, JSON.stringify(policy), () => retryRuntimeOf(policy));
   }
 
   /**

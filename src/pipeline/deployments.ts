@@ -21,9 +21,8 @@ import { maxEjectable } from '../upstream/health/outlier.ts';
 import type { EjectionGroup, OutlierResult, OutlierTarget } from '../upstream/health/outlier.ts';
 import type { AttemptFailure } from '../upstream/retry.ts';
 import type { RetryRuntime } from '../upstream/upstream.ts';
-import { bufferRequestBody, declaredLength } from './body.ts';
 import type { Exchange, LocalErrorResponse, Pending, RouteHandler } from './exchange.ts';
-import { Attempt, retryBackoffMs, retryReason } from './forward.ts';
+import { Attempt, prepareRetryBody, retryBackoffMs, retryReason } from './forward.ts';
 import type { HeaderOp } from './header-ops.ts';
 
 /** Unkey's namespace for the proxy's own endpoints: never proxied. */
@@ -273,30 +272,9 @@ export class DeploymentsHandler implements RouteHandler {
       return;
     }
     this.metrics.routed('proxied');
-    const retry = this.retry;
-    if (retry !== null) {
-      retry.budget.onRequest();
-      // A body a retry may have to send again is buffered when its declared size allows; bigger
-      // and chunked bodies stream, and such a request is not retried (as on upstreams).
-      if (ex.body === null && ex.requestBodyStream === null && ex.hasRequestBody()) {
-        const len = declaredLength(ex);
-        if (len >= 0 && len <= retry.maxBufferBytes) {
-          void this.bufferThenStart(ex, d, retry.maxBufferBytes);
-          return;
-        }
-      }
-    }
-    this.startAttempt(ex, d, null, 0);
-  }
-
-  private async bufferThenStart(ex: Exchange, d: ProxyDecision, maxBytes: number): Promise<void> {
-    const r = await bufferRequestBody(ex, maxBytes);
-    if (ex.finished) return;
-    if (!r.ok) {
-      ex.fail(r.reason === 'aborted' ? 'CLIENT_CLOSED_REQUEST' : 'BAD_REQUEST');
-      return;
-    }
-    this.startAttempt(ex, d, null, 0);
+    const buffering = prepareRetryBody(ex, this.retry);
+    if (buffering === null) this.startAttempt(ex, d, null, 0);
+    else void buffering.then((ok) => { if (ok) this.startAttempt(ex, d, null, 0); });
   }
 
   /** Sends an attempt to the decision's instance (after `delayMs`, a retry's backoff). */

@@ -13,7 +13,7 @@ import { appendListValue, filterHeaders } from '../core/headers.ts';
 import type { OutlierResult } from '../upstream/health/outlier.ts';
 import { backoffMs, shouldRetry } from '../upstream/retry.ts';
 import type { AttemptFailure, RetryPolicy } from '../upstream/retry.ts';
-import type { TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
+import type { RetryRuntime, TargetRuntime, UpstreamRuntime } from '../upstream/upstream.ts';
 import type { AttemptSpan } from '../observability/tracing.ts';
 import { admitRequestBody, bufferRequestBody, declaredLength, requestBodySource } from './body.ts';
 import { VIA_TOKEN } from './exchange.ts';
@@ -536,35 +536,38 @@ function firstAttempt(ex: Exchange, upstream: UpstreamRuntime, AttemptOf: Attemp
   startAttempt(ex, upstream, target, upstream.stickyCookie(), 0, AttemptOf);
 }
 
-/** Reads a replayable body into memory (bounded by the retry policy), then forwards. */
-async function bufferThenForward(ex: Exchange, upstream: UpstreamRuntime, maxBytes: number, AttemptOf: AttemptClass): Promise<void> {
+/**
+ * A request under a retry policy (an upstream's, or a deployments route's across instances): counts
+ * it for the retry budget, and buffers a body that a retry may have to send again when its declared
+ * size allows (bigger and chunked bodies stream, and such a request is not retried). Returns null
+ * when the first attempt can start now, else the promise of the buffering: true when it may start;
+ * false when the exchange ended meanwhile (a client gone or a bad body already answered).
+ */
+export function prepareRetryBody(ex: Exchange, retry: RetryRuntime | null): Promise<boolean> | null {
+  if (retry === null) return null;
+  retry.budget.onRequest();
+  if (ex.body !== null || ex.requestBodyStream !== null || !ex.hasRequestBody()) return null;
+  const len = declaredLength(ex);
+  return len >= 0 && len <= retry.maxBufferBytes ? bufferForRetry(ex, retry.maxBufferBytes) : null;
+}
+
+async function bufferForRetry(ex: Exchange, maxBytes: number): Promise<boolean> {
   const r = await bufferRequestBody(ex, maxBytes);
-  if (ex.finished) return;
+  if (ex.finished) return false;
   if (!r.ok) {
     ex.fail(r.reason === 'aborted' ? 'CLIENT_CLOSED_REQUEST' : 'BAD_REQUEST');
-    return;
+    return false;
   }
-  firstAttempt(ex, upstream, AttemptOf);
+  return true;
 }
 
 /** Starts the exchange's first attempt on `upstream` (`AttemptOf`: a subclass for WebSocket upgrades). */
 export function forward(ex: Exchange, upstream: UpstreamRuntime, AttemptOf: AttemptClass = Attempt): void {
   ex.upstream = upstream;
   ex.armTotalTimeout(upstream.config.timeouts.requestMs);
-  const retry = upstream.retry;
-  if (retry !== null) {
-    retry.budget.onRequest();
-    // A body a retry may have to send again is buffered when its declared size allows; bigger
-    // and chunked bodies stream, and such a request is not retried.
-    if (ex.body === null && ex.requestBodyStream === null && ex.hasRequestBody()) {
-      const len = declaredLength(ex);
-      if (len >= 0 && len <= retry.maxBufferBytes) {
-        void bufferThenForward(ex, upstream, retry.maxBufferBytes, AttemptOf);
-        return;
-      }
-    }
-  }
-  firstAttempt(ex, upstream, AttemptOf);
+  const buffering = prepareRetryBody(ex, upstream.retry);
+  if (buffering === null) firstAttempt(ex, upstream, AttemptOf);
+  else void buffering.then((ok) => { if (ok) firstAttempt(ex, upstream, AttemptOf); });
 }
 
 /** The route handler of a route with `upstream "id"`. */

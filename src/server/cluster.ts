@@ -169,8 +169,9 @@ export async function startPrimary(o: PrimaryOptions): Promise<RunningPrimary> {
     throw err;
   }
   logger.info({ workers: count, reuse_port: config.system.reusePort }, 'workers ready');
-  if (config.system.reusePort && readMigrateReq() !== '1') {
-    logger.warn({ sysctl: 'net.ipv4.tcp_migrate_req', value: readMigrateReq() ?? 'absent' },
+  const migrateReq = config.system.reusePort ? readMigrateReq() : null;
+  if (config.system.reusePort && migrateReq !== '1') {
+    logger.warn({ sysctl: 'net.ipv4.tcp_migrate_req', value: migrateReq ?? 'absent' },
       'reuse-port: connections waiting in the accept queue of a worker that dies are reset; set net.ipv4.tcp_migrate_req=1 (Linux 5.14+) so the kernel moves them to the other workers');
   }
 
