@@ -34,6 +34,17 @@ function route(name: string, host: string, selection: string, store: string, ext
   }`;
 }
 
+/** The binary with one listener, "edge", and these routes; metrics on a port of their own when asked. */
+async function startEdge(routes: readonly string[], metrics = false): Promise<{ proxy: SentinelProcess; port: number }> {
+  const proxy = await startSentinel(`listeners { listener "edge" { address "127.0.0.1:0" } }
+routes {
+${routes.join('\n')}
+}
+observability { metrics { ${metrics ? 'enabled #true; address "127.0.0.1:0"' : 'enabled #false'} } }
+`, { listeners: ['edge'], ...(metrics ? { metrics: true } : {}) });
+  return { proxy, port: proxy.ports.get('edge') as number };
+}
+
 /** fresh-secs=0: every cache hit is stale and starts a refresh, so nearly every request sees a new instance set object. */
 const ALWAYS_REFRESH = 'cache { deployments fresh-secs=0 stale-secs=600; instances fresh-secs=0 stale-secs=600 }';
 
@@ -68,17 +79,13 @@ describe('deployments selection opt-in (static store)', () => {
         instance "s_slow" deployment="D_slow" address=${s(addr('slow'))}
         instance "s_b" deployment="D_slow" address=${s(addr('b'))}
       }`;
-    proxy = await startSentinel(`listeners { listener "edge" { address "127.0.0.1:0" } }
-routes {
-${route('rr', 'rr.test', 'selection "round_robin"', store, ALWAYS_REFRESH)}
-${route('hash', 'hash.test', 'selection "consistent_hash" { hash-key "header:X-User" }', store, ALWAYS_REFRESH)}
-${route('maglev', 'maglev.test', 'selection "maglev" { hash-key "query:u" }', store, ALWAYS_REFRESH)}
-${route('lc', 'lc.test', 'selection "least_connections"', store)}
-${route('ewma', 'ewma.test', 'selection "peak_ewma"', store)}
-}
-observability { metrics { enabled #false } }
-`, { listeners: ['edge'] });
-    port = proxy.ports.get('edge') as number;
+    ({ proxy, port } = await startEdge([
+      route('rr', 'rr.test', 'selection "round_robin"', store, ALWAYS_REFRESH),
+      route('hash', 'hash.test', 'selection "consistent_hash" { hash-key "header:X-User" }', store, ALWAYS_REFRESH),
+      route('maglev', 'maglev.test', 'selection "maglev" { hash-key "query:u" }', store, ALWAYS_REFRESH),
+      route('lc', 'lc.test', 'selection "least_connections"', store),
+      route('ewma', 'ewma.test', 'selection "peak_ewma"', store),
+    ]));
   }, 120_000);
 
   afterAll(async () => {
@@ -150,14 +157,10 @@ describe('deployments selection opt-in (real MariaDB): selector state follows th
     }
     const store = `store "mysql" { url ${s(db.url)}; connect-timeout-secs 2; query-timeout-secs 2 }`;
     const cache = 'cache { deployments fresh-secs=0.2 stale-secs=600; instances fresh-secs=0.2 stale-secs=600 }';
-    proxy = await startSentinel(`listeners { listener "edge" { address "127.0.0.1:0" } }
-routes {
-${route('rr', 'rr.test', 'selection "round_robin"', store, cache)}
-${route('hash', 'hash.test', 'selection "consistent_hash" { hash-key "header:X-User" }', store, cache)}
-}
-observability { metrics { enabled #false } }
-`, { listeners: ['edge'] });
-    port = proxy.ports.get('edge') as number;
+    ({ proxy, port } = await startEdge([
+      route('rr', 'rr.test', 'selection "round_robin"', store, cache),
+      route('hash', 'hash.test', 'selection "consistent_hash" { hash-key "header:X-User" }', store, cache),
+    ]));
   }, 180_000);
 
   afterAll(async () => {
@@ -243,17 +246,13 @@ describe('deployments retries across instances (opt-in retry-policy, static stor
 ${hangs.map((u, i) => `        instance "ah${i}" deployment="D_all_hang" address=${s(u.address)}`).join('\n')}
       }`;
     const retry = 'retry-policy { max-attempts 10; retryable-status-codes 503; backoff "1ms"; max-backoff "5ms"; budget-ratio 10; budget-min-per-sec 10000 }';
-    proxy = await startSentinel(`listeners { listener "edge" { address "127.0.0.1:0" } }
-routes {
-${route('random', 'random.test', '', store, retry)}
-${route('rr', 'rr.test', 'selection "round_robin"', store, retry)}
-${route('hash', 'hash.test', 'selection "consistent_hash" { hash-key "header:X-Test-Id" }', store, retry)}
-${route('parity', 'parity.test', '', store)}
-${route('deadline', 'deadline.test', '', store, 'request-timeout-secs 1\n      retry-policy { max-attempts 10; per-attempt-timeout "300ms"; backoff "1ms"; max-backoff "2ms" }')}
-}
-observability { metrics { enabled #false } }
-`, { listeners: ['edge'] });
-    port = proxy.ports.get('edge') as number;
+    ({ proxy, port } = await startEdge([
+      route('random', 'random.test', '', store, retry),
+      route('rr', 'rr.test', 'selection "round_robin"', store, retry),
+      route('hash', 'hash.test', 'selection "consistent_hash" { hash-key "header:X-Test-Id" }', store, retry),
+      route('parity', 'parity.test', '', store),
+      route('deadline', 'deadline.test', '', store, 'request-timeout-secs 1\n      retry-policy { max-attempts 10; per-attempt-timeout "300ms"; backoff "1ms"; max-backoff "2ms" }'),
+    ]));
   }, 120_000);
 
   afterAll(async () => {
@@ -367,15 +366,11 @@ describe('deployments passive health per instance (opt-in outlier-detection, sta
     // Different cache windows: separate runtimes, so separate per-address health for each route.
     const od = (fresh: number): string => `cache { instances fresh-secs=${fresh} stale-secs=600 }
       outlier-detection { consecutive-5xx 2; consecutive-failures 1; base-ejection-secs 600; max-ejection-secs 600; max-ejection-percent 50 }`;
-    proxy = await startSentinel(`listeners { listener "edge" { address "127.0.0.1:0" } }
-routes {
-${route('rr', 'rr.test', 'selection "round_robin"', storeFor('r'), od(10))}
-${route('random', 'random.test', '', storeFor('x'), od(11))}
-${route('all', 'all.test', 'selection "round_robin"', storeFor('y'), od(12))}
-}
-observability { metrics { enabled #true; address "127.0.0.1:0" } }
-`, { listeners: ['edge'], metrics: true });
-    port = proxy.ports.get('edge') as number;
+    ({ proxy, port } = await startEdge([
+      route('rr', 'rr.test', 'selection "round_robin"', storeFor('r'), od(10)),
+      route('random', 'random.test', '', storeFor('x'), od(11)),
+      route('all', 'all.test', 'selection "round_robin"', storeFor('y'), od(12)),
+    ], true));
   }, 120_000);
 
   afterAll(async () => {
