@@ -24,10 +24,8 @@ import { clkTck, processTicks } from './lib/proc-stats.ts';
 import { sentinelScenario } from './scenarios/sentinel.ts';
 import { sentinelAgentScenario, sentinelAgentScenarioAt } from './scenarios/sentinel-agent.ts';
 import type { RunningScenario, Scenario } from './scenarios/types.ts';
+import { percentileSorted } from './lib/stats.ts';
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
-}
 
 /** `agent` for the echo agent's process, `proxy` for the rest (from its command line). */
 function roleOf(pid: number): string {
@@ -95,10 +93,10 @@ async function main(): Promise<void> {
     process.stdout.write(`sequential requests, 1 keep-alive connection, ${warmup} warm-up requests each, then ${rounds} interleaved rounds of ${perRound}; ${pinning.note}; backend ${backend.kind}\n`);
     for (const x of running) {
       x.lat.sort((a, b) => a - b);
-      p50[x.s.name] = percentile(x.lat, 0.5);
+      p50[x.s.name] = percentileSorted(x.lat, 50);
       const usPerTick = 1e6 / clkTck();
       const cpu = [...x.cpu].map(([pid, ticks]) => `${roleOf(pid)} ${Math.round((ticks * usPerTick) / x.lat.length)} µs`).join(', ');
-      process.stdout.write(`  ${x.s.name.padEnd(15)} p50 ${percentile(x.lat, 0.5).toFixed(3)} ms   p99 ${percentile(x.lat, 0.99).toFixed(3)} ms   CPU per request: ${cpu}\n`);
+      process.stdout.write(`  ${x.s.name.padEnd(15)} p50 ${percentileSorted(x.lat, 50).toFixed(3)} ms   p99 ${percentileSorted(x.lat, 99).toFixed(3)} ms   CPU per request: ${cpu}\n`);
     }
     process.stdout.write(`  agent round trip adds ${((p50['sentinel-agent'] ?? 0) - (p50['sentinel'] ?? 0)).toFixed(3)} ms at p50\n`);
     if (p50['agent@baseline'] !== undefined) {

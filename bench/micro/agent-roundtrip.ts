@@ -16,6 +16,7 @@ import { Metrics } from '../../src/observability/metrics.ts';
 import type { CallMessage } from '../../src/protocol/types.ts';
 import { createEchoAgent } from '../../agents/echo/echo.ts';
 import { fmtOps, readBaseline, vsBaseline, writeBaseline } from './lib.ts';
+import { median, percentileSorted } from '../lib/stats.ts';
 
 const NAME = 'agent-roundtrip';
 const DURATION_MS = 2000;
@@ -35,9 +36,6 @@ function event(i: number): CallMessage {
   };
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
-}
 
 async function main(): Promise<void> {
   const write = !process.argv.includes('--no-write');
@@ -93,10 +91,9 @@ async function main(): Promise<void> {
   await agent.close(100);
   rmSync(dir, { recursive: true, force: true });
 
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   latencies.sort((a, b) => a - b);
   const cases = {
-    sequential: { opsPerSec: Math.round(median(seqRounds)), p50Us: Math.round(percentile(latencies, 0.5) * 1000), p99Us: Math.round(percentile(latencies, 0.99) * 1000) },
+    sequential: { opsPerSec: Math.round(median(seqRounds)), p50Us: Math.round(percentileSorted(latencies, 50) * 1000), p99Us: Math.round(percentileSorted(latencies, 99) * 1000) },
     'in-flight-64': { opsPerSec: Math.round(median(parRounds)) },
   };
   const baseline = readBaseline(NAME);
