@@ -13,7 +13,6 @@ import { startListeningProcess } from './common.ts';
 import { sentinelBenchConfig } from './sentinel.ts';
 import type { BackendAddress, Scenario } from './types.ts';
 
-
 /** The sentinel bench config plus the echo agent attached to the catch-all route. */
 export function sentinelAgentBenchConfig(port: number, backend: BackendAddress, socket: string): string {
   return sentinelBenchConfig(port, backend).replace(
